@@ -1,0 +1,205 @@
+// fft_conv: FFT causal convolution (forward/backward) and the direct reference.
+// Rows are handled in tiles of kTile channels so that gathering (B,T,C) into channel-major
+// transform rows reads contiguous memory; each thread owns its tiles and its scratch.
+#include "ops/fft_conv.h"
+
+#include <algorithm>
+#include <complex>
+#include <cstring>
+#include <vector>
+
+#include "ops/fft_plan.h"
+
+namespace spectral {
+
+static constexpr int kTile = 16;
+
+size_t fft_conv_saved_size(int B, int Tn, int C) {
+  int N = fft_padded_length(Tn);
+  // complex spectra of u (B*C rows) and of k (C rows), 2 reals per bin
+  return size_t(2) * fft_complex_stride(N) * (size_t(B) * C + C);
+}
+
+template <typename T>
+struct Scratch {
+  T* real = nullptr;                // kTile rows of fft_real_stride(N)
+  std::complex<T>* cplx = nullptr;  // kTile rows of fft_complex_stride(N)
+  size_t real_cap = 0, cplx_cap = 0;
+  void ensure(int N) {
+    size_t r = size_t(kTile) * fft_real_stride(N), c = size_t(kTile) * fft_complex_stride(N);
+    if (r > real_cap) {
+      fft_aligned_free(real);
+      real = static_cast<T*>(fft_aligned_alloc(r * sizeof(T)));
+      real_cap = r;
+    }
+    if (c > cplx_cap) {
+      fft_aligned_free(cplx);
+      cplx = static_cast<std::complex<T>*>(fft_aligned_alloc(c * sizeof(std::complex<T>)));
+      cplx_cap = c;
+    }
+  }
+  ~Scratch() {
+    fft_aligned_free(real);
+    fft_aligned_free(cplx);
+  }
+};
+
+template <typename T>
+static Scratch<T>& scratch(int N) {
+  thread_local Scratch<T> s;
+  s.ensure(N);
+  return s;
+}
+
+// Kernel spectra: Kf[c] = FFT(k[c, 0..T) zero padded to N).
+template <typename T>
+static void kernel_spectra(std::complex<T>* Kf, const T* k, int kstride, int Tn, int C, int N) {
+  const RealFft<T>& fft = real_fft<T>(N);
+  const int rs = fft_real_stride(N), cs = fft_complex_stride(N);
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < C; c++) {
+    T* row = scratch<T>(N).real;
+    std::memcpy(row, k + (size_t)c * kstride, sizeof(T) * Tn);
+    std::fill(row + Tn, row + rs, T(0));
+    fft.forward(row, Kf + (size_t)c * cs);
+  }
+}
+
+template <typename T>
+void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C) {
+  const int N = fft_padded_length(Tn);
+  const RealFft<T>& fft = real_fft<T>(N);
+  const int rs = fft_real_stride(N), cs = fft_complex_stride(N), nb = fft_bins(N);
+  auto* Uf = reinterpret_cast<std::complex<T>*>(saved);  // (B*C, cs)
+  std::complex<T>* Kf = Uf + (size_t)B * C * cs;         // (C, cs)
+  kernel_spectra(Kf, k, kstride, Tn, C, N);
+  const T scale = T(1) / T(N);
+  const int tiles = (C + kTile - 1) / kTile;
+#pragma omp parallel for schedule(static)
+  for (int job = 0; job < B * tiles; job++) {
+    const int b = job / tiles, c0 = (job % tiles) * kTile, w = std::min(kTile, C - c0);
+    Scratch<T>& s = scratch<T>(N);
+    const T* ub = u + (size_t)b * Tn * C;
+    for (int j = 0; j < w; j++) std::fill(s.real + (size_t)j * rs + Tn, s.real + (size_t)(j + 1) * rs, T(0));
+    for (int t = 0; t < Tn; t++)
+      for (int j = 0; j < w; j++) s.real[(size_t)j * rs + t] = ub[(size_t)t * C + c0 + j];
+    for (int j = 0; j < w; j++) {
+      std::complex<T>* uf = Uf + ((size_t)b * C + c0 + j) * cs;
+      const std::complex<T>* kf = Kf + (size_t)(c0 + j) * cs;
+      std::complex<T>* z = s.cplx + (size_t)j * cs;
+      fft.forward(s.real + (size_t)j * rs, uf);
+      for (int f = 0; f < nb; f++) z[f] = uf[f] * kf[f];
+      fft.inverse(z, s.real + (size_t)j * rs);
+    }
+    T* yb = y + (size_t)b * Tn * C;
+    for (int t = 0; t < Tn; t++)
+      for (int j = 0; j < w; j++) {
+        const size_t i = (size_t)t * C + c0 + j;
+        yb[i] = s.real[(size_t)j * rs + t] * scale + D[c0 + j] * ub[i];
+      }
+  }
+}
+
+template <typename T>
+void fft_conv_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* k, int kstride, const T* D,
+                       const T* saved, int B, int Tn, int C) {
+  const int N = fft_padded_length(Tn);
+  const RealFft<T>& fft = real_fft<T>(N);
+  const int rs = fft_real_stride(N), cs = fft_complex_stride(N), nb = fft_bins(N);
+  const auto* Uf = reinterpret_cast<const std::complex<T>*>(saved);
+  const std::complex<T>* Kf = Uf + (size_t)B * C * cs;
+  const T scale = T(1) / T(N);
+  const int tiles = (C + kTile - 1) / kTile;
+  // One tile of channels per job, looping over the batch inside so that the kernel-gradient
+  // spectrum of each channel is accumulated by one thread only.
+#pragma omp parallel for schedule(static)
+  for (int tile = 0; tile < tiles; tile++) {
+    const int c0 = tile * kTile, w = std::min(kTile, C - c0);
+    Scratch<T>& s = scratch<T>(N);
+    std::vector<std::complex<T>> dkf((size_t)w * nb, std::complex<T>(0));
+    std::vector<double> dDacc(w, 0.0);
+    std::vector<std::complex<T>> dyf(nb);
+    for (int b = 0; b < B; b++) {
+      const T* dyb = dy + (size_t)b * Tn * C;
+      const T* ub = u + (size_t)b * Tn * C;
+      for (int j = 0; j < w; j++) std::fill(s.real + (size_t)j * rs + Tn, s.real + (size_t)(j + 1) * rs, T(0));
+      for (int t = 0; t < Tn; t++)
+        for (int j = 0; j < w; j++) {
+          const size_t i = (size_t)t * C + c0 + j;
+          s.real[(size_t)j * rs + t] = dyb[i];
+          dDacc[j] += double(dyb[i]) * ub[i];
+        }
+      for (int j = 0; j < w; j++) {
+        const std::complex<T>* uf = Uf + ((size_t)b * C + c0 + j) * cs;
+        const std::complex<T>* kf = Kf + (size_t)(c0 + j) * cs;
+        std::complex<T>* z = s.cplx + (size_t)j * cs;
+        std::complex<T>* acc = dkf.data() + (size_t)j * nb;
+        fft.forward(s.real + (size_t)j * rs, dyf.data());
+        for (int f = 0; f < nb; f++) {
+          acc[f] += std::conj(uf[f]) * dyf[f];
+          z[f] = std::conj(kf[f]) * dyf[f];
+        }
+        if (du) fft.inverse(z, s.real + (size_t)j * rs);
+      }
+      if (du) {
+        T* dub = du + (size_t)b * Tn * C;
+        for (int t = 0; t < Tn; t++)
+          for (int j = 0; j < w; j++) {
+            const size_t i = (size_t)t * C + c0 + j;
+            dub[i] += s.real[(size_t)j * rs + t] * scale + D[c0 + j] * dyb[i];
+          }
+      }
+    }
+    for (int j = 0; j < w; j++) {
+      std::copy(dkf.begin() + (size_t)j * nb, dkf.begin() + (size_t)(j + 1) * nb, s.cplx);
+      fft.inverse(s.cplx, s.real);
+      T* dkc = dk + (size_t)(c0 + j) * kstride;
+      for (int t = 0; t < Tn; t++) dkc[t] += s.real[t] * scale;
+      dD[c0 + j] += T(dDacc[j]);
+    }
+  }
+}
+
+template <typename T>
+void conv_naive_forward(T* y, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C,
+                        bool circular) {
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < C; c++)
+      for (int t = 0; t < Tn; t++) {
+        double acc = double(D[c]) * u[((size_t)b * Tn + t) * C + c];
+        const int smax = circular ? Tn - 1 : t;
+        for (int s = 0; s <= smax; s++) {
+          const int src = ((t - s) % Tn + Tn) % Tn;
+          acc += double(k[(size_t)c * kstride + s]) * u[((size_t)b * Tn + src) * C + c];
+        }
+        y[((size_t)b * Tn + t) * C + c] = T(acc);
+      }
+}
+
+template <typename T>
+void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* k, int kstride, const T* D,
+                         int B, int Tn, int C) {
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < C; c++)
+      for (int t = 0; t < Tn; t++) {
+        const T g = dy[((size_t)b * Tn + t) * C + c];
+        dD[c] += g * u[((size_t)b * Tn + t) * C + c];
+        if (du) du[((size_t)b * Tn + t) * C + c] += g * D[c];
+        for (int s = 0; s <= t; s++) {
+          dk[(size_t)c * kstride + s] += g * u[((size_t)b * Tn + t - s) * C + c];
+          if (du) du[((size_t)b * Tn + t - s) * C + c] += g * k[(size_t)c * kstride + s];
+        }
+      }
+}
+
+#define SPECTRAL_INSTANTIATE(T)                                                                        \
+  template void fft_conv_forward<T>(T*, T*, const T*, const T*, int, const T*, int, int, int);         \
+  template void fft_conv_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, const T*, \
+                                     int, int, int);                                                   \
+  template void conv_naive_forward<T>(T*, const T*, const T*, int, const T*, int, int, int, bool);     \
+  template void conv_naive_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, int, int, int);
+SPECTRAL_INSTANTIATE(float)
+SPECTRAL_INSTANTIATE(double)
+#undef SPECTRAL_INSTANTIATE
+
+}  // namespace spectral

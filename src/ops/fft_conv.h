@@ -1,0 +1,36 @@
+// fft_conv: the causal long convolution at the heart of the `fft` mixer, per channel c:
+//   y[b,t,c] = Σ_{s=0..t} k[c,s] · u[b,t−s,c] + D[c] · u[b,t,c]
+// computed with FFTW on rows zero-padded to N >= 2T (a linear, not circular, convolution: nothing
+// from the future reaches the past). A naive O(T²) direct convolution sits beside it as reference.
+#pragma once
+
+#include <cstddef>
+
+namespace spectral {
+
+// Shapes: u, y, du, dy (B,T,C) channel-last; k, dk (C, kstride) time-domain kernels of which the
+// first T taps are used (kstride >= T); D, dD (C).
+
+// Number of T-typed values fft_conv_forward saves for backward (the spectra of u and of k).
+size_t fft_conv_saved_size(int B, int Tn, int C);
+
+// saved: fft_conv_saved_size(B,T,C) values, written here and read by backward.
+template <typename T>
+void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C);
+
+// du += ∂L/∂u, dk += ∂L/∂k (first T taps), dD += ∂L/∂D. du may be null.
+template <typename T>
+void fft_conv_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* k, int kstride, const T* D,
+                       const T* saved, int B, int Tn, int C);
+
+// Reference: same contract, direct summation. circular = true computes the seed's defective
+// version (a length-T circular convolution, which leaks the future); tests use it to show that
+// the causality check catches a leak.
+template <typename T>
+void conv_naive_forward(T* y, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C,
+                        bool circular = false);
+template <typename T>
+void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* k, int kstride, const T* D,
+                         int B, int Tn, int C);
+
+}  // namespace spectral

@@ -1,0 +1,40 @@
+// fft_plan: FFTW real transforms of one row, planned once per length and cached, executed with
+// FFTW's new-array functions so that many threads can transform different rows with one plan.
+#pragma once
+
+#include <complex>
+#include <cstddef>
+
+namespace spectral {
+
+// Row strides that keep every row of a buffer as aligned as FFTW's own planning arrays (64 bytes).
+inline int fft_real_stride(int n) { return (n + 15) / 16 * 16; }
+inline int fft_bins(int n) { return n / 2 + 1; }
+inline int fft_complex_stride(int n) { return (fft_bins(n) + 7) / 8 * 8; }
+
+// Smallest transform length >= 2*T whose only prime factors are 2, 3 and 5 (linear, not circular,
+// convolution of two length-T signals fits in it).
+int fft_padded_length(int T);
+
+template <typename T>
+class RealFft {
+ public:
+  int n = 0;
+  // r2c: in has n reals (left unchanged), out gets n/2+1 bins. Unnormalized.
+  void forward(const T* in, std::complex<T>* out) const;
+  // c2r: in has n/2+1 bins and is destroyed, out gets n reals. Unnormalized (scale by 1/n).
+  void inverse(std::complex<T>* in, T* out) const;
+  void* plan_r2c = nullptr;
+  void* plan_c2r = nullptr;
+};
+
+// The cached plan pair for length n (created on first use under a lock; call it outside parallel
+// regions the first time, or accept the lock).
+template <typename T>
+const RealFft<T>& real_fft(int n);
+
+// 64-byte aligned allocation that FFTW's new-array execute accepts.
+void* fft_aligned_alloc(size_t bytes);
+void fft_aligned_free(void* p);
+
+}  // namespace spectral

@@ -1,0 +1,56 @@
+// rmsnorm: forward/backward. Row sums in double for stability.
+#include "ops/rmsnorm.h"
+
+#include <cmath>
+
+namespace spectral {
+
+template <typename T>
+void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const T* x = inp + (long)n * C;
+    T* o = out + (long)n * C;
+    double ss = 0;
+    for (int c = 0; c < C; c++) ss += double(x[c]) * x[c];
+    T r = T(1.0 / std::sqrt(ss / C + kRmsNormEps));
+    rstd[n] = r;
+    if (weight)
+      for (int c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
+    else
+      for (int c = 0; c < C; c++) o[c] = x[c] * r;
+  }
+}
+
+template <typename T>
+void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int N,
+                      int C) {
+  // y = g x r, r = (mean(x²)+eps)^-1/2 ;  dx = r (g dy) - x r³ mean(g dy · x)
+  if (dweight) {
+    for (int n = 0; n < N; n++) {
+      const T* x = inp + (long)n * C;
+      const T* dy = dout + (long)n * C;
+      for (int c = 0; c < C; c++) dweight[c] += dy[c] * x[c] * rstd[n];
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const T* x = inp + (long)n * C;
+    const T* dy = dout + (long)n * C;
+    T* dx = dinp + (long)n * C;
+    T r = rstd[n];
+    double dot = 0;
+    for (int c = 0; c < C; c++) dot += double(weight ? weight[c] * dy[c] : dy[c]) * x[c];
+    T k = T(dot / C) * r * r * r;
+    for (int c = 0; c < C; c++) dx[c] += (weight ? weight[c] * dy[c] : dy[c]) * r - x[c] * k;
+  }
+}
+
+template void rmsnorm_forward<float>(float*, float*, const float*, const float*, int, int);
+template void rmsnorm_forward<double>(double*, double*, const double*, const double*, int, int);
+template void rmsnorm_backward<float>(float*, float*, const float*, const float*, const float*, const float*,
+                                      int, int);
+template void rmsnorm_backward<double>(double*, double*, const double*, const double*, const double*,
+                                       const double*, int, int);
+
+}  // namespace spectral

@@ -1,0 +1,126 @@
+// Finite-difference gradient checks for the dense ops (linear, embedding, rmsnorm, gelu,
+// cross-entropy) and BLAS against the naive matmul.
+#include <gtest/gtest.h>
+
+#include "gradcheck.h"
+#include "ops/cross_entropy.h"
+#include "ops/embedding.h"
+#include "ops/gelu.h"
+#include "ops/gemm.h"
+#include "ops/linear.h"
+#include "ops/rmsnorm.h"
+
+using namespace spectral;
+using namespace spectral::testing;
+
+TEST(Gemm, BlasEqualsNaiveAllTransposes) {
+  std::mt19937 rng(1);
+  const int M = 7, N = 5, K = 9;
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      auto A = random_vector(M * K, rng), B = random_vector(K * N, rng), C1 = random_vector(M * N, rng);
+      auto C2 = C1;
+      gemm(ta, tb, M, N, K, 0.7, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.3, C1.data(), N);
+      gemm_naive<double>(ta, tb, M, N, K, 0.7, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.3, C2.data(), N);
+      EXPECT_LT(rel_error(C1, C2), 1e-12) << "transA=" << ta << " transB=" << tb;
+    }
+}
+
+TEST(Linear, GradientMatchesFiniteDifferences) {
+  std::mt19937 rng(2);
+  const int N = 7, C = 5, OC = 3;
+  auto x = random_vector(N * C, rng), W = random_vector(OC * C, rng), b = random_vector(OC, rng);
+  auto g = random_vector(N * OC, rng);
+  std::vector<double> out(N * OC);
+  auto loss = [&] {
+    linear_forward(out.data(), x.data(), W.data(), b.data(), N, C, OC);
+    return dot(out, g);
+  };
+  std::vector<double> dx(N * C, 0.5), dW(OC * C, 0.25), db(OC, -1.0);  // backward must accumulate
+  linear_backward(dx.data(), dW.data(), db.data(), g.data(), x.data(), W.data(), N, C, OC);
+  for (auto& v : dx) v -= 0.5;
+  for (auto& v : dW) v -= 0.25;
+  for (auto& v : db) v += 1.0;
+  EXPECT_LT(rel_error(dx, numeric_grad(loss, x.data(), x.size())), kGradTol);
+  EXPECT_LT(rel_error(dW, numeric_grad(loss, W.data(), W.size())), kGradTol);
+  EXPECT_LT(rel_error(db, numeric_grad(loss, b.data(), b.size())), kGradTol);
+}
+
+TEST(Embedding, GradientMatchesFiniteDifferences) {
+  std::mt19937 rng(3);
+  const int B = 2, T = 5, C = 3, V = 4, Tmax = 7;
+  std::vector<int32_t> tok = {0, 3, 3, 1, 2, 2, 2, 0, 1, 3};
+  auto wte = random_vector(V * C, rng), wpe = random_vector(Tmax * C, rng), g = random_vector(B * T * C, rng);
+  std::vector<double> out(B * T * C);
+  for (int pos0 : {0, 2}) {
+    auto loss = [&] {
+      embedding_forward(out.data(), tok.data(), wte.data(), wpe.data(), B, T, C, pos0);
+      return dot(out, g);
+    };
+    std::vector<double> dwte(V * C, 0), dwpe(Tmax * C, 0);
+    embedding_backward(dwte.data(), dwpe.data(), g.data(), tok.data(), B, T, C, pos0);
+    EXPECT_LT(rel_error(dwte, numeric_grad(loss, wte.data(), wte.size())), kGradTol);
+    EXPECT_LT(rel_error(dwpe, numeric_grad(loss, wpe.data(), wpe.size())), kGradTol);
+  }
+}
+
+TEST(RmsNorm, GradientMatchesFiniteDifferencesWithAndWithoutWeight) {
+  std::mt19937 rng(4);
+  const int N = 5, C = 7;
+  auto x = random_vector(N * C, rng), w = random_vector(C, rng), g = random_vector(N * C, rng);
+  std::vector<double> out(N * C), rstd(N);
+  for (bool use_w : {true, false}) {
+    const double* wp = use_w ? w.data() : nullptr;
+    auto loss = [&] {
+      rmsnorm_forward(out.data(), rstd.data(), x.data(), wp, N, C);
+      return dot(out, g);
+    };
+    loss();
+    std::vector<double> dx(N * C, 0), dw(C, 0);
+    rmsnorm_backward(dx.data(), use_w ? dw.data() : nullptr, g.data(), x.data(), wp, rstd.data(), N, C);
+    EXPECT_LT(rel_error(dx, numeric_grad(loss, x.data(), x.size())), kGradTol);
+    if (use_w) {
+      EXPECT_LT(rel_error(dw, numeric_grad(loss, w.data(), w.size())), kGradTol);
+    }
+  }
+}
+
+TEST(RmsNorm, NormalizesRows) {
+  std::vector<double> x = {3, 4}, out(2), rstd(1);
+  rmsnorm_forward<double>(out.data(), rstd.data(), x.data(), nullptr, 1, 2);
+  EXPECT_NEAR(out[0] * out[0] + out[1] * out[1], 2.0 * 12.5 / (12.5 + 1e-5), 1e-9);
+}
+
+TEST(Gelu, GradientMatchesFiniteDifferences) {
+  std::mt19937 rng(5);
+  const int n = 11;
+  auto x = random_vector(n, rng, 2.0), g = random_vector(n, rng);
+  std::vector<double> out(n);
+  auto loss = [&] {
+    gelu_forward(out.data(), x.data(), n);
+    return dot(out, g);
+  };
+  std::vector<double> dx(n, 0);
+  gelu_backward(dx.data(), g.data(), x.data(), n);
+  EXPECT_LT(rel_error(dx, numeric_grad(loss, x.data(), x.size())), kGradTol);
+  double y0;
+  double x0 = 1.0;
+  gelu_forward(&y0, &x0, 1);
+  EXPECT_NEAR(y0, 0.8411919906082768, 1e-12);  // tanh-GELU(1), as in PyTorch approximate="tanh"
+}
+
+TEST(CrossEntropy, GradientMatchesFiniteDifferencesAndLossIsNll) {
+  std::mt19937 rng(6);
+  const int N = 5, V = 7;
+  auto z = random_vector(N * V, rng);
+  std::vector<int32_t> tgt = {0, 6, 3, 3, 1};
+  std::vector<double> losses(N), probs(N * V);
+  auto loss = [&] { return cross_entropy_forward(losses.data(), probs.data(), z.data(), tgt.data(), N, V) / N; };
+  loss();
+  std::vector<double> dz(N * V, 0);
+  cross_entropy_backward(dz.data(), probs.data(), tgt.data(), 1.0 / N, N, V);
+  EXPECT_LT(rel_error(dz, numeric_grad(loss, z.data(), z.size())), kGradTol);
+  double lse = 0;
+  for (int v = 0; v < V; v++) lse += std::exp(z[v]);
+  EXPECT_NEAR(losses[0], std::log(lse) - z[0], 1e-12);
+}
