@@ -1,0 +1,92 @@
+// config: the typed run configuration (sections model, train, data), its defaults and their
+// documentation (one table in config.cpp), strict JSON loading and dotted --set overrides.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace spectral {
+
+// Any problem with a config or an override; the message names the key path.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct FftConfig {
+  bool gate;               // Hyena-style gate: out = Wo·((Wg·x) ⊙ y)
+  double kernel_std;       // scale of the initial kernel taps
+  double decay_min;        // slowest per-channel decay rate of the initial kernel (per position)
+  double decay_max;        // fastest per-channel decay rate of the initial kernel
+};
+
+struct RotConfig {
+  std::string variant;     // lowrank | headphase | dynamic
+  int rank;                // lowrank θ width; 0 means d_model/4
+};
+
+struct LocalConfig {
+  int window;              // keys visible to each query: itself and the window−1 before it
+};
+
+struct ModelConfig {
+  int d_model;
+  int n_layers;
+  int n_heads;
+  int context;
+  std::vector<std::string> mixer;  // one name per layer after resolution
+  int mlp_ratio;
+  std::string pos_emb;     // learned | none
+  bool tie_embeddings;
+  FftConfig fft;
+  RotConfig rot;
+  LocalConfig local;
+};
+
+struct TrainConfig {
+  int batch_size;
+  int steps;
+  double lr;
+  double min_lr;
+  int warmup_steps;
+  double weight_decay;
+  double beta1;
+  double beta2;
+  double grad_clip;
+  int eval_interval;
+  int eval_batches;
+  int log_interval;
+  double time_limit_s;
+  int seed;
+};
+
+struct DataConfig {
+  std::string path;
+  double val_fraction;
+};
+
+struct Config {
+  ModelConfig model;
+  TrainConfig train;
+  DataConfig data;
+};
+
+// The defaults of every key (the table in config.cpp).
+Config default_config();
+// Defaults overlaid with a JSON object; unknown keys and wrong types throw ConfigError naming the
+// key path; "_comment" keys are allowed anywhere and ignored. Then validated.
+Config config_from_json(const nlohmann::json& j);
+// Reads a JSON file (errors name the file, and line/column for syntax errors).
+nlohmann::json read_json_file(const std::string& path);
+// Applies "a.b.c=value" (value read as JSON when it parses, else as a string) onto a JSON object.
+void apply_override(nlohmann::json& j, const std::string& assignment);
+// The fully resolved config as JSON (every key, mixer as a list of n_layers names).
+nlohmann::json config_to_json(const Config& c);
+// Semantic checks (sizes positive, d_model divisible by n_heads, known mixer names, ...).
+void validate(const Config& c);
+// One line per key: path, default, description — the documentation of the defaults.
+std::string describe_defaults();
+
+}  // namespace spectral

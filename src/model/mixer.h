@@ -1,0 +1,46 @@
+// mixer: the interface every sequence mixer layer implements (fft, rot, attention, local). A mixer
+// wires projections (ops/linear) around its core op; it owns no memory policy: parameters live in
+// the model's parameter arena (the mixer keeps offsets) and activations in the model's arena.
+#pragma once
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "config/config.h"
+#include "model/arena.h"
+#include "model/params.h"
+
+namespace spectral {
+
+template <typename T>
+class Mixer {
+ public:
+  virtual ~Mixer() = default;
+  // Adds this mixer's parameters to layout, each name prefixed with prefix (e.g. "layers.2.mixer.").
+  virtual void declare(ParamLayout& layout, const std::string& prefix) = 0;
+  // Writes initial values for tensors declared with Init::Custom (params is the arena base).
+  virtual void init_custom(T* params, std::mt19937_64& rng) const {}
+  // Takes buffers for a batch of B sequences of length Tn (1 <= Tn <= context): from saved what
+  // forward keeps for backward, from scratch temporaries used within one forward or one backward
+  // call only (scratch memory is shared with other layers). Called twice per shape (counting pass,
+  // then handing-out pass): only store the returned pointers.
+  virtual void bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) = 0;
+  // out (B,Tn,d) = mixer(in (B,Tn,d)) for the shape last bound; params is the arena base. out is
+  // overwritten. Saves what backward needs in its own bound buffers.
+  virtual void forward(T* out, const T* in, const T* params) = 0;
+  // din (B,Tn,d) += ∂L/∂in, dparams (arena layout) += ∂L/∂params, given dout and the same in.
+  virtual void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) = 0;
+
+  // Incremental generation of one sequence: begin() clears the cache for up to max_len positions
+  // (max_len <= context); step() consumes position pos (0, 1, 2, ... in order) with in (d) and writes
+  // out (d) equal to row pos of forward() over the whole prefix.
+  virtual void begin_incremental(int max_len) = 0;
+  virtual void step(T* out, const T* in, int pos, const T* params) = 0;
+};
+
+// Builds the mixer named name ("fft", "rot", "attention", "local") for a model config.
+template <typename T>
+std::unique_ptr<Mixer<T>> make_mixer(const std::string& name, const ModelConfig& cfg);
+
+}  // namespace spectral

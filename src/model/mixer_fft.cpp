@@ -1,0 +1,121 @@
+// mixer_fft: wiring of the fft mixer (projections around ops/fft_conv) and its incremental step.
+#include "model/mixer_fft.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "ops/elementwise.h"
+#include "ops/fft_conv.h"
+#include "ops/linear.h"
+
+namespace spectral {
+
+template <typename T>
+FftMixer<T>::FftMixer(const ModelConfig& cfg) : d_(cfg.d_model), context_(cfg.context), fc_(cfg.fft) {}
+
+template <typename T>
+void FftMixer<T>::declare(ParamLayout& L, const std::string& p) {
+  const double std_in = 1.0 / std::sqrt(double(d_));
+  w_in_ = L.add(p + "w_in", {d_, d_}, Init::Normal, std_in, true);
+  kernel_ = L.add(p + "kernel", {d_, context_}, Init::Custom, 0, false);
+  d_skip_ = L.add(p + "d_skip", {d_}, Init::Ones, 0, false);
+  if (fc_.gate) w_gate_ = L.add(p + "w_gate", {d_, d_}, Init::Normal, std_in, true);
+  w_out_ = L.add(p + "w_out", {d_, d_}, Init::Normal, std_in, true);
+}
+
+// Kernel taps: Gaussian noise under a per-channel exponential decay, rates spread log-uniformly
+// between decay_min and decay_max, so that channels start at different time scales.
+template <typename T>
+void FftMixer<T>::init_custom(T* params, std::mt19937_64& rng) const {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  T* k = params + kernel_;
+  for (int c = 0; c < d_; c++) {
+    const double f = d_ > 1 ? double(c) / (d_ - 1) : 0.0;
+    const double rate = fc_.decay_min * std::pow(fc_.decay_max / fc_.decay_min, f);
+    for (int s = 0; s < context_; s++) k[(size_t)c * context_ + s] = T(fc_.kernel_std * normal(rng) * std::exp(-rate * s));
+  }
+}
+
+template <typename T>
+void FftMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
+  B_ = B;
+  T_ = Tn;
+  const size_t n = (size_t)B * Tn * d_;
+  u_ = saved.take(n);
+  y_ = saved.take(n);
+  spectra_ = saved.take(fft_conv_saved_size(B, Tn, d_));
+  if (fc_.gate) {
+    g_ = saved.take(n);
+    h_ = saved.take(n);
+  }
+  dh_ = scratch.take(n);
+  dy_ = scratch.take(n);
+  du_ = scratch.take(n);
+}
+
+template <typename T>
+void FftMixer<T>::forward(T* out, const T* in, const T* P) {
+  const int N = B_ * T_;
+  linear_forward(u_, in, P + w_in_, (const T*)nullptr, N, d_, d_);
+  fft_conv_forward(y_, spectra_, u_, P + kernel_, context_, P + d_skip_, B_, T_, d_);
+  const T* mixed = y_;
+  if (fc_.gate) {
+    linear_forward(g_, in, P + w_gate_, (const T*)nullptr, N, d_, d_);
+    mul_forward(h_, g_, y_, (size_t)N * d_);
+    mixed = h_;
+  }
+  linear_forward(out, mixed, P + w_out_, (const T*)nullptr, N, d_, d_);
+}
+
+template <typename T>
+void FftMixer<T>::backward(T* din, T* dP, const T* dout, const T* in, const T* P) {
+  const int N = B_ * T_;
+  const size_t n = (size_t)N * d_;
+  std::memset(dy_, 0, n * sizeof(T));
+  std::memset(du_, 0, n * sizeof(T));
+  if (fc_.gate) {
+    std::memset(dh_, 0, n * sizeof(T));
+    linear_backward(dh_, dP + w_out_, (T*)nullptr, dout, h_, P + w_out_, N, d_, d_);
+    // h = g ⊙ y: dy += dh ⊙ g, and dg (reusing du_ as its buffer) = dh ⊙ y
+    mul_backward(du_, dy_, dh_, g_, y_, n);
+    linear_backward(din, dP + w_gate_, (T*)nullptr, du_, in, P + w_gate_, N, d_, d_);
+    std::memset(du_, 0, n * sizeof(T));
+  } else {
+    linear_backward(dy_, dP + w_out_, (T*)nullptr, dout, y_, P + w_out_, N, d_, d_);
+  }
+  fft_conv_backward(du_, dP + kernel_, dP + d_skip_, dy_, u_, P + kernel_, context_, P + d_skip_, spectra_, B_, T_, d_);
+  linear_backward(din, dP + w_in_, (T*)nullptr, du_, in, P + w_in_, N, d_, d_);
+}
+
+template <typename T>
+void FftMixer<T>::begin_incremental(int max_len) {
+  inc_u_.assign((size_t)max_len * d_, T(0));
+  inc_tmp_.assign((size_t)3 * d_, T(0));
+}
+
+template <typename T>
+void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
+  T* u = inc_u_.data() + (size_t)pos * d_;
+  T* y = inc_tmp_.data();
+  T* g = y + d_;
+  linear_forward(u, in, P + w_in_, (const T*)nullptr, 1, d_, d_);
+  const T* k = P + kernel_;
+  const T* D = P + d_skip_;
+  for (int c = 0; c < d_; c++) {
+    // one dot product per channel: y_c = Σ_s k_c[s] u_c[pos−s] + D_c u_c[pos]
+    const T* kc = k + (size_t)c * context_;
+    double acc = double(D[c]) * u[c];
+    for (int s = 0; s <= pos; s++) acc += double(kc[s]) * inc_u_[(size_t)(pos - s) * d_ + c];
+    y[c] = T(acc);
+  }
+  if (fc_.gate) {
+    linear_forward(g, in, P + w_gate_, (const T*)nullptr, 1, d_, d_);
+    for (int c = 0; c < d_; c++) y[c] *= g[c];
+  }
+  linear_forward(out, y, P + w_out_, (const T*)nullptr, 1, d_, d_);
+}
+
+template class FftMixer<float>;
+template class FftMixer<double>;
+
+}  // namespace spectral

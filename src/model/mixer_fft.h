@@ -1,0 +1,33 @@
+// mixer_fft: the causal spectral mixer of model.md.
+//   u = Win·x ;  y_c[t] = Σ_{s≤t} k_c[s]·u_c[t−s] + D_c·u_c[t] ;  out = Wo·y
+//   (gate: out = Wo·((Wg·x) ⊙ y))
+// Parameters: w_in (d,d), kernel (d,context), d_skip (d), [w_gate (d,d)], w_out (d,d).
+#pragma once
+
+#include "model/mixer.h"
+
+namespace spectral {
+
+template <typename T>
+class FftMixer : public Mixer<T> {
+ public:
+  explicit FftMixer(const ModelConfig& cfg);
+  void declare(ParamLayout& layout, const std::string& prefix) override;
+  void init_custom(T* params, std::mt19937_64& rng) const override;
+  void bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) override;
+  void forward(T* out, const T* in, const T* params) override;
+  void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) override;
+  void begin_incremental(int max_len) override;
+  void step(T* out, const T* in, int pos, const T* params) override;
+
+ private:
+  int d_, context_;
+  FftConfig fc_;
+  size_t w_in_ = 0, kernel_ = 0, d_skip_ = 0, w_gate_ = 0, w_out_ = 0;
+  int B_ = 0, T_ = 0;
+  T *u_ = nullptr, *y_ = nullptr, *g_ = nullptr, *h_ = nullptr, *spectra_ = nullptr;  // saved
+  T *dh_ = nullptr, *dy_ = nullptr, *du_ = nullptr;                                      // scratch
+  std::vector<T> inc_u_, inc_tmp_;  // incremental: cached u (max_len,d), one row of temporaries
+};
+
+}  // namespace spectral

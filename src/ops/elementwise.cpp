@@ -1,0 +1,34 @@
+// elementwise: forward/backward of products and in-place adds.
+#include "ops/elementwise.h"
+
+namespace spectral {
+
+template <typename T>
+void mul_forward(T* out, const T* a, const T* b, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)n; i++) out[i] = a[i] * b[i];
+}
+
+template <typename T>
+void mul_backward(T* da, T* db, const T* dout, const T* a, const T* b, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)n; i++) {
+    if (da) da[i] += dout[i] * b[i];
+    if (db) db[i] += dout[i] * a[i];
+  }
+}
+
+template <typename T>
+void add_inplace(T* acc, const T* x, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)n; i++) acc[i] += x[i];
+}
+
+template void mul_forward<float>(float*, const float*, const float*, size_t);
+template void mul_forward<double>(double*, const double*, const double*, size_t);
+template void mul_backward<float>(float*, float*, const float*, const float*, const float*, size_t);
+template void mul_backward<double>(double*, double*, const double*, const double*, const double*, size_t);
+template void add_inplace<float>(float*, const float*, size_t);
+template void add_inplace<double>(double*, const double*, size_t);
+
+}  // namespace spectral
