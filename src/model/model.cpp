@@ -1,0 +1,225 @@
+// model: forward, backward (the forward read in reverse, one call per line) and incremental step.
+#include "model/model.h"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "ops/cross_entropy.h"
+#include "ops/elementwise.h"
+#include "ops/embedding.h"
+#include "ops/gelu.h"
+#include "ops/linear.h"
+#include "ops/rmsnorm.h"
+
+namespace spectral {
+
+template <typename T>
+Model<T>::Model(const ModelConfig& cfg, int vocab_size)
+    : cfg_(cfg), V_(vocab_size), d_(cfg.d_model), hidden_(cfg.mlp_ratio * cfg.d_model) {
+  if (V_ <= 0) throw std::invalid_argument("model: vocabulary is empty");
+  const int L = cfg.n_layers;
+  if (cfg_.mixer.size() == 1) cfg_.mixer.assign(L, cfg_.mixer[0]);
+  if ((int)cfg_.mixer.size() != L) throw std::invalid_argument("model: mixer list length != n_layers");
+  const double std_d = 1.0 / std::sqrt(double(d_)), std_h = 1.0 / std::sqrt(double(hidden_));
+  wte_ = layout_.add("wte", {V_, d_}, Init::Normal, 0.02, true);
+  if (cfg.pos_emb == "learned") wpe_ = layout_.add("wpe", {cfg.context, d_}, Init::Normal, 0.02, false);
+  layers_.resize(L);
+  for (int i = 0; i < L; i++) {
+    Layer& ly = layers_[i];
+    const std::string p = "layers." + std::to_string(i) + ".";
+    ly.ln1_w = layout_.add(p + "ln1.weight", {d_}, Init::Ones, 0, false);
+    ly.mixer = make_mixer<T>(cfg_.mixer[i], cfg_);
+    ly.mixer->declare(layout_, p + "mixer.");
+    ly.ln2_w = layout_.add(p + "ln2.weight", {d_}, Init::Ones, 0, false);
+    ly.w1 = layout_.add(p + "mlp.w1", {hidden_, d_}, Init::Normal, std_d, true);
+    ly.b1 = layout_.add(p + "mlp.b1", {hidden_}, Init::Zeros, 0, false);
+    ly.w2 = layout_.add(p + "mlp.w2", {d_, hidden_}, Init::Normal, std_h / std::sqrt(2.0 * L), true);
+    ly.b2 = layout_.add(p + "mlp.b2", {d_}, Init::Zeros, 0, false);
+  }
+  lnf_w_ = layout_.add("lnf.weight", {d_}, Init::Ones, 0, false);
+  if (!cfg.tie_embeddings) w_lm_ = layout_.add("lm_head", {V_, d_}, Init::Normal, 0.02, true);
+  params.assign(layout_.total(), T(0));
+  grads.assign(layout_.total(), T(0));
+}
+
+template <typename T>
+size_t Model<T>::num_params() const {
+  size_t n = 0;
+  for (const auto& s : layout_.specs()) n += s.size;
+  return n;
+}
+
+template <typename T>
+void Model<T>::init(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::fill(params.begin(), params.end(), T(0));
+  for (const auto& s : layout_.specs()) {
+    T* p = params.data() + s.offset;
+    for (size_t i = 0; i < s.size; i++) {
+      if (s.init == Init::Normal) p[i] = T(s.init_std * normal(rng));
+      if (s.init == Init::Ones) p[i] = T(1);
+    }
+  }
+  for (auto& ly : layers_) ly.mixer->init_custom(params.data(), rng);
+}
+
+template <typename T>
+const T* Model<T>::lm_weight() const {
+  return params.data() + (cfg_.tie_embeddings ? wte_ : w_lm_);
+}
+
+template <typename T>
+void Model<T>::take_buffers() {
+  const size_t n = (size_t)B_ * T_ * d_, nt = (size_t)B_ * T_, nh = (size_t)B_ * T_ * hidden_;
+  for (auto& ly : layers_) {
+    ly.resid_in = saved_.take(n);
+    ly.ln1 = saved_.take(n);
+    ly.rstd1 = saved_.take(nt);
+    ly.resid_mid = saved_.take(n);
+    ly.ln2 = saved_.take(n);
+    ly.rstd2 = saved_.take(nt);
+    ly.h = saved_.take(nh);
+    ly.a = saved_.take(nh);
+    scratch_.rewind();
+    ly.mixer->bind(saved_, scratch_, B_, T_);
+  }
+  resid_out_ = saved_.take(n);
+  lnf_ = saved_.take(n);
+  rstdf_ = saved_.take(nt);
+  logits_ = saved_.take(nt * V_);
+  probs_ = saved_.take(nt * V_);
+  losses_ = saved_.take(nt);
+  tmp_ = saved_.take(n);
+  dresid_ = saved_.take(n);
+  dln_ = saved_.take(n);
+  da_ = saved_.take(nh);
+  dh_ = saved_.take(nh);
+  dlogits_ = saved_.take(nt * V_);
+}
+
+template <typename T>
+void Model<T>::bind(int B, int Tn) {
+  if (B == B_ && Tn == T_) return;
+  if (B <= 0 || Tn <= 0 || Tn > cfg_.context)
+    throw std::invalid_argument("model: cannot bind B=" + std::to_string(B) + ", T=" + std::to_string(Tn) +
+                                " (context " + std::to_string(cfg_.context) + ")");
+  B_ = B;
+  T_ = Tn;
+  saved_.reset();
+  scratch_.reset();
+  take_buffers();
+  saved_.allocate();
+  scratch_.allocate();
+  take_buffers();
+}
+
+template <typename T>
+double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, int Tn) {
+  bind(B, Tn);
+  const int N = B * Tn;
+  const size_t n = (size_t)N * d_;
+  tokens_.assign(tokens, tokens + N);
+  have_targets_ = targets != nullptr;
+  if (targets) targets_.assign(targets, targets + N);
+  const T* P = params.data();
+  // x = E[tok] (+ P[pos])
+  T* x = layers_.empty() ? resid_out_ : layers_[0].resid_in;
+  embedding_forward(x, tokens, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, B, Tn, d_);
+  for (size_t i = 0; i < layers_.size(); i++) {
+    Layer& ly = layers_[i];
+    T* next = i + 1 < layers_.size() ? layers_[i + 1].resid_in : resid_out_;
+    // x = x + Mixer(RMSNorm(x))
+    rmsnorm_forward(ly.ln1, ly.rstd1, ly.resid_in, P + ly.ln1_w, N, d_);
+    ly.mixer->forward(tmp_, ly.ln1, P);
+    std::memcpy(ly.resid_mid, ly.resid_in, n * sizeof(T));
+    add_inplace(ly.resid_mid, tmp_, n);
+    // x = x + MLP(RMSNorm(x))
+    rmsnorm_forward(ly.ln2, ly.rstd2, ly.resid_mid, P + ly.ln2_w, N, d_);
+    linear_forward(ly.h, ly.ln2, P + ly.w1, P + ly.b1, N, d_, hidden_);
+    gelu_forward(ly.a, ly.h, (size_t)N * hidden_);
+    linear_forward(tmp_, ly.a, P + ly.w2, P + ly.b2, N, hidden_, d_);
+    std::memcpy(next, ly.resid_mid, n * sizeof(T));
+    add_inplace(next, tmp_, n);
+  }
+  rmsnorm_forward(lnf_, rstdf_, resid_out_, P + lnf_w_, N, d_);
+  linear_forward(logits_, lnf_, lm_weight(), (const T*)nullptr, N, d_, V_);
+  if (!targets) return 0.0;
+  return cross_entropy_forward(losses_, probs_, logits_, targets, N, V_) / N;
+}
+
+template <typename T>
+void Model<T>::zero_grad() {
+  std::fill(grads.begin(), grads.end(), T(0));
+}
+
+template <typename T>
+void Model<T>::backward() {
+  if (!have_targets_) throw std::logic_error("model: backward() needs a forward() with targets");
+  const int B = B_, Tn = T_, N = B * Tn;
+  const size_t n = (size_t)N * d_;
+  const T* P = params.data();
+  T* G = grads.data();
+  std::memset(dlogits_, 0, (size_t)N * V_ * sizeof(T));
+  std::memset(dresid_, 0, n * sizeof(T));
+  std::memset(dln_, 0, n * sizeof(T));
+  cross_entropy_backward(dlogits_, probs_, targets_.data(), T(1.0 / N), N, V_);
+  linear_backward(dln_, G + (cfg_.tie_embeddings ? wte_ : w_lm_), (T*)nullptr, dlogits_, lnf_, lm_weight(), N, d_, V_);
+  rmsnorm_backward(dresid_, G + lnf_w_, dln_, resid_out_, P + lnf_w_, rstdf_, N, d_);
+  for (size_t i = layers_.size(); i-- > 0;) {
+    Layer& ly = layers_[i];
+    // MLP branch (dresid also flows on unchanged through the residual)
+    std::memset(da_, 0, (size_t)N * hidden_ * sizeof(T));
+    std::memset(dh_, 0, (size_t)N * hidden_ * sizeof(T));
+    std::memset(dln_, 0, n * sizeof(T));
+    linear_backward(da_, G + ly.w2, G + ly.b2, dresid_, ly.a, P + ly.w2, N, hidden_, d_);
+    gelu_backward(dh_, da_, ly.h, (size_t)N * hidden_);
+    linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ly.ln2, P + ly.w1, N, d_, hidden_);
+    rmsnorm_backward(dresid_, G + ly.ln2_w, dln_, ly.resid_mid, P + ly.ln2_w, ly.rstd2, N, d_);
+    // mixer branch
+    std::memset(dln_, 0, n * sizeof(T));
+    ly.mixer->backward(dln_, G, dresid_, ly.ln1, P);
+    rmsnorm_backward(dresid_, G + ly.ln1_w, dln_, ly.resid_in, P + ly.ln1_w, ly.rstd1, N, d_);
+  }
+  embedding_backward(G + wte_, wpe_ ? G + wpe_ : (T*)nullptr, dresid_, tokens_.data(), B, Tn, d_);
+}
+
+template <typename T>
+void Model<T>::begin_incremental(int max_len) {
+  if (max_len <= 0 || max_len > cfg_.context)
+    throw std::invalid_argument("model: incremental length must be in [1, context]");
+  for (auto& ly : layers_) ly.mixer->begin_incremental(max_len);
+  inc_.assign((size_t)4 * d_ + 2 * hidden_ + V_ + 1, T(0));
+}
+
+template <typename T>
+const T* Model<T>::step(int32_t token, int pos) {
+  const T* P = params.data();
+  T* x = inc_.data();
+  T* ln = x + d_;
+  T* out = ln + d_;
+  T* h = out + d_;
+  T* a = h + hidden_;
+  T* logits = a + hidden_;
+  T* rstd = logits + V_;
+  embedding_forward(x, &token, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, 1, 1, d_, pos);
+  for (auto& ly : layers_) {
+    rmsnorm_forward(ln, rstd, x, P + ly.ln1_w, 1, d_);
+    ly.mixer->step(out, ln, pos, P);
+    for (int c = 0; c < d_; c++) x[c] += out[c];
+    rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, 1, d_);
+    linear_forward(h, ln, P + ly.w1, P + ly.b1, 1, d_, hidden_);
+    gelu_forward(a, h, (size_t)hidden_);
+    linear_forward(out, a, P + ly.w2, P + ly.b2, 1, hidden_, d_);
+    for (int c = 0; c < d_; c++) x[c] += out[c];
+  }
+  rmsnorm_forward(ln, rstd, x, P + lnf_w_, 1, d_);
+  linear_forward(logits, ln, lm_weight(), (const T*)nullptr, 1, d_, V_);
+  return logits;
+}
+
+template class Model<float>;
+template class Model<double>;
+
+}  // namespace spectral

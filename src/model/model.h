@@ -1,0 +1,81 @@
+// model: the network of model.md — embeddings, blocks of (RMSNorm → mixer, RMSNorm → MLP) with
+// residuals, final RMSNorm and the output projection — as wiring over ops/ and mixers. Owns the
+// parameter arena (params, grads; the optimizer owns the moments in the same layout) and the
+// activation arenas, sized once per (B, T).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "config/config.h"
+#include "model/arena.h"
+#include "model/mixer.h"
+#include "model/params.h"
+
+namespace spectral {
+
+template <typename T>
+class Model {
+ public:
+  Model(const ModelConfig& cfg, int vocab_size);
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  int vocab_size() const { return V_; }
+  const ParamLayout& layout() const { return layout_; }
+  size_t num_params() const;  // real parameter count (without alignment padding)
+
+  std::vector<T> params;  // the parameter arena (layout())
+  std::vector<T> grads;   // same layout
+
+  // Random initialization from seed (deterministic).
+  void init(uint64_t seed);
+
+  // Sizes the activation arenas for B sequences of Tn positions (no-op if already bound so).
+  void bind(int B, int Tn);
+  int bound_batch() const { return B_; }
+  int bound_length() const { return T_; }
+  size_t activation_bytes() const { return saved_.bytes() + scratch_.bytes(); }
+
+  // Forward over tokens (B,Tn) (binds if needed). With targets (B,Tn): returns the mean
+  // cross-entropy and keeps what backward needs; without: returns 0 and only computes logits.
+  double forward(const int32_t* tokens, const int32_t* targets, int B, int Tn);
+  const T* logits() const { return logits_; }  // (B,Tn,V) of the last forward
+  const T* losses() const { return losses_; }  // (B,Tn) per-position losses (forward with targets)
+
+  void zero_grad();
+  // Gradients of the last forward's mean loss, accumulated into grads.
+  void backward();
+
+  // Incremental generation of one sequence (B = 1): begin clears every layer's cache for up to
+  // max_len positions (<= context); step consumes the token at position pos (0, 1, ... in order)
+  // and returns the logits (V) for the next character.
+  void begin_incremental(int max_len);
+  const T* step(int32_t token, int pos);
+
+ private:
+  struct Layer {
+    std::unique_ptr<Mixer<T>> mixer;
+    size_t ln1_w, ln2_w, w1, b1, w2, b2;
+    T *resid_in, *ln1, *rstd1, *resid_mid, *ln2, *rstd2, *h, *a;  // saved activations
+  };
+  ModelConfig cfg_;
+  int V_, d_, hidden_;
+  ParamLayout layout_;
+  size_t wte_, wpe_ = 0, lnf_w_, w_lm_ = 0;
+  std::vector<Layer> layers_;
+  Arena<T> saved_, scratch_;
+  int B_ = 0, T_ = 0;
+  T *resid_out_ = nullptr, *lnf_ = nullptr, *rstdf_ = nullptr, *logits_ = nullptr, *probs_ = nullptr,
+    *losses_ = nullptr, *tmp_ = nullptr;
+  T *dresid_ = nullptr, *dln_ = nullptr, *da_ = nullptr, *dh_ = nullptr, *dlogits_ = nullptr;
+  std::vector<int32_t> tokens_, targets_;
+  bool have_targets_ = false;
+  std::vector<T> inc_;  // incremental scratch: residual, norm, MLP hidden, logits
+  void take_buffers();
+  const T* lm_weight() const;
+};
+
+}  // namespace spectral
