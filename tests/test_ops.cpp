@@ -9,6 +9,9 @@
 #include "ops/gemm.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
+#include "util/threads.h"
+
+#include <tuple>
 
 using namespace spectral;
 using namespace spectral::testing;
@@ -24,6 +27,24 @@ TEST(Gemm, BlasEqualsNaiveAllTransposes) {
       gemm_naive<double>(ta, tb, M, N, K, 0.7, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.3, C2.data(), N);
       EXPECT_LT(rel_error(C1, C2), 1e-12) << "transA=" << ta << " transB=" << tb;
     }
+}
+
+TEST(Gemm, ThreadSplitEqualsNaiveForTallAndWideProducts) {
+  std::mt19937 rng(11);
+  // (M, N, K): tall (split by rows), wide (split by columns), odd sizes that leave a ragged block
+  for (auto [M, N, K] : {std::tuple{301, 17, 45}, {9, 517, 61}, {130, 130, 33}}) {
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++) {
+        auto A = random_vector((size_t)M * K, rng), B = random_vector((size_t)K * N, rng), C1 = random_vector((size_t)M * N, rng);
+        auto C2 = C1;
+        std::vector<float> A32(A.begin(), A.end()), B32(B.begin(), B.end()), C32(C1.begin(), C1.end());
+        gemm(ta, tb, M, N, K, 1.0, A.data(), ta ? M : K, B.data(), tb ? K : N, 1.0, C1.data(), N);
+        gemm(ta, tb, M, N, K, 1.0f, A32.data(), ta ? M : K, B32.data(), tb ? K : N, 1.0f, C32.data(), N);
+        gemm_naive<double>(ta, tb, M, N, K, 1.0, A.data(), ta ? M : K, B.data(), tb ? K : N, 1.0, C2.data(), N);
+        EXPECT_LT(rel_error(C1, C2), 1e-12) << M << "x" << N << "x" << K << " tA=" << ta << " tB=" << tb;
+        EXPECT_LT(rel_error_of(C32.data(), C2.data(), C2.size()), 1e-5) << M << "x" << N << "x" << K;
+      }
+  }
 }
 
 TEST(Linear, GradientMatchesFiniteDifferences) {
@@ -123,4 +144,17 @@ TEST(CrossEntropy, GradientMatchesFiniteDifferencesAndLossIsNll) {
   double lse = 0;
   for (int v = 0; v < V; v++) lse += std::exp(z[v]);
   EXPECT_NEAR(losses[0], std::log(lse) - z[0], 1e-12);
+}
+
+#include "ops/fast_math.h"
+
+TEST(FastMath, ExpAndTanhMatchTheLibrary) {
+  double worst_exp = 0, worst_tanh = 0;
+  for (float x = -80.f; x <= 80.f; x += 0.0137f) {
+    worst_exp = std::max(worst_exp, std::fabs(double(fast_expf(x)) - std::exp(double(x))) / std::exp(double(x)));
+  }
+  for (float x = -12.f; x <= 12.f; x += 0.00091f)
+    worst_tanh = std::max(worst_tanh, std::fabs(double(fast_tanhf(x)) - std::tanh(double(x))));
+  EXPECT_LT(worst_exp, 5e-7);
+  EXPECT_LT(worst_tanh, 5e-7);
 }

@@ -3,13 +3,18 @@
 #include <stdexcept>
 
 #include "model/mixer.h"
+#include "model/mixer_attention.h"
 #include "model/mixer_fft.h"
+#include "model/mixer_rot.h"
 
 namespace spectral {
 
 template <typename T>
 std::unique_ptr<Mixer<T>> make_mixer(const std::string& name, const ModelConfig& cfg) {
   if (name == "fft") return std::make_unique<FftMixer<T>>(cfg);
+  if (name == "rot") return std::make_unique<RotMixer<T>>(cfg);
+  if (name == "attention") return std::make_unique<AttentionMixer<T>>(cfg, cfg.context);
+  if (name == "local") return std::make_unique<AttentionMixer<T>>(cfg, cfg.local.window);
   throw std::invalid_argument("unknown mixer \"" + name + "\"");
 }
 

@@ -3,12 +3,16 @@
 
 #include <cmath>
 
+#include "ops/fast_math.h"
+
+#include "util/threads.h"
+
 namespace spectral {
 
 template <typename T>
 double cross_entropy_forward(T* losses, T* probs, const T* logits, const int32_t* targets, int N, int V) {
   double total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
+#pragma omp parallel for schedule(static) reduction(+ : total) if((long)N * V >= kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const T* z = logits + (long)n * V;
     T* p = probs + (long)n * V;
@@ -16,7 +20,7 @@ double cross_entropy_forward(T* losses, T* probs, const T* logits, const int32_t
     for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
     double sum = 0;
     for (int v = 0; v < V; v++) {
-      p[v] = std::exp(z[v] - mx);
+      p[v] = exp_of(z[v] - mx);
       sum += p[v];
     }
     T inv = T(1.0 / sum);
@@ -30,7 +34,7 @@ double cross_entropy_forward(T* losses, T* probs, const T* logits, const int32_t
 
 template <typename T>
 void cross_entropy_backward(T* dlogits, const T* probs, const int32_t* targets, T dloss, int N, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((long)N * V >= kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const T* p = probs + (long)n * V;
     T* d = dlogits + (long)n * V;

@@ -1,17 +1,19 @@
 // elementwise: forward/backward of products and in-place adds.
 #include "ops/elementwise.h"
 
+#include "util/threads.h"
+
 namespace spectral {
 
 template <typename T>
 void mul_forward(T* out, const T* a, const T* b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((long)n >= kMinParallelWork)
   for (long i = 0; i < (long)n; i++) out[i] = a[i] * b[i];
 }
 
 template <typename T>
 void mul_backward(T* da, T* db, const T* dout, const T* a, const T* b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((long)n >= kMinParallelWork)
   for (long i = 0; i < (long)n; i++) {
     if (da) da[i] += dout[i] * b[i];
     if (db) db[i] += dout[i] * a[i];
@@ -20,7 +22,7 @@ void mul_backward(T* da, T* db, const T* dout, const T* a, const T* b, size_t n)
 
 template <typename T>
 void add_inplace(T* acc, const T* x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((long)n >= kMinParallelWork)
   for (long i = 0; i < (long)n; i++) acc[i] += x[i];
 }
 

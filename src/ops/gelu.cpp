@@ -3,27 +3,31 @@
 
 #include <cmath>
 
+#include "ops/fast_math.h"
+
+#include "util/threads.h"
+
 namespace spectral {
 
 static constexpr double kGeluScale = 0.7978845608028654;  // sqrt(2/pi)
 
 template <typename T>
 void gelu_forward(T* out, const T* inp, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static) if((long)n >= kMinParallelWork)
   for (long i = 0; i < (long)n; i++) {
     T x = inp[i];
     T u = T(kGeluScale) * (x + T(0.044715) * x * x * x);
-    out[i] = T(0.5) * x * (T(1) + std::tanh(u));
+    out[i] = T(0.5) * x * (T(1) + tanh_of(u));
   }
 }
 
 template <typename T>
 void gelu_backward(T* dinp, const T* dout, const T* inp, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static) if((long)n >= kMinParallelWork)
   for (long i = 0; i < (long)n; i++) {
     T x = inp[i];
     T u = T(kGeluScale) * (x + T(0.044715) * x * x * x);
-    T th = std::tanh(u);
+    T th = tanh_of(u);
     T sech2 = T(1) - th * th;
     T du = T(kGeluScale) * (T(1) + T(3 * 0.044715) * x * x);
     dinp[i] += dout[i] * (T(0.5) * (T(1) + th) + T(0.5) * x * sech2 * du);

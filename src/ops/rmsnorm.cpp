@@ -3,11 +3,13 @@
 
 #include <cmath>
 
+#include "util/threads.h"
+
 namespace spectral {
 
 template <typename T>
 void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((long)N * C >= kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const T* x = inp + (long)n * C;
     T* o = out + (long)n * C;
@@ -33,7 +35,7 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
       for (int c = 0; c < C; c++) dweight[c] += dy[c] * x[c] * rstd[n];
     }
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((long)N * C >= kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const T* x = inp + (long)n * C;
     const T* dy = dout + (long)n * C;

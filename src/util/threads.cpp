@@ -1,4 +1,5 @@
-// threads: OpenBLAS + OpenMP thread count, set in one place.
+// threads: OpenBLAS + OpenMP thread count, set in one place. OpenBLAS is kept at one thread;
+// the n threads are OpenMP's (see ops/gemm.cpp).
 #include "util/threads.h"
 
 #include <omp.h>
@@ -15,7 +16,9 @@ int set_threads(int n) {
     n = static_cast<int>(std::thread::hardware_concurrency());
     if (n <= 0) n = 1;
   }
-  openblas_set_num_threads(n);
+  // OpenBLAS stays single-threaded: ops/gemm splits products over the OpenMP pool instead, so
+  // that only one pool of n threads ever exists.
+  openblas_set_num_threads(1);
   omp_set_num_threads(n);
   g_threads = n;
   return n;

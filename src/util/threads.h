@@ -10,3 +10,10 @@ int set_threads(int n);
 int num_threads();
 
 }  // namespace spectral
+
+namespace spectral {
+// Loops over fewer elements than this run on one thread (`#pragma omp parallel for if(...)`): a
+// fork/join costs more than it saves there, and on a busy machine a barrier can wait a whole
+// scheduler time slice.
+constexpr long kMinParallelWork = 1L << 15;
+}  // namespace spectral

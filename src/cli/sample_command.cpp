@@ -1,0 +1,76 @@
+// sample_command: `spectral sample --checkpoint FILE (--prompt TEXT | --prompt-file FILE) ...`.
+// stdout carries the prompt and its continuation, nothing else; diagnostics go to stderr.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "data/utf8.h"
+#include "io/checkpoint.h"
+#include "sample/sampler.h"
+#include "util/errors.h"
+#include "util/threads.h"
+
+namespace spectral {
+
+CLI::App* add_sample_command(CLI::App& app, Action* action) {
+  struct Args {
+    std::string checkpoint, prompt, prompt_file, unknown = "error";
+    int tokens = 500, top_k = 0, threads = 0;
+    double temperature = 1.0, top_p = 1.0;
+    uint64_t seed = 1337;
+    bool no_cache = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* sub = app.add_subcommand("sample", "Generate text from a checkpoint");
+  sub->add_option("--checkpoint", a->checkpoint, "Checkpoint (.safetensors) written by spectral train")->required();
+  auto* p1 = sub->add_option("--prompt", a->prompt, "Prompt text");
+  auto* p2 = sub->add_option("--prompt-file", a->prompt_file, "Read the prompt from a UTF-8 file");
+  p1->excludes(p2);
+  sub->add_option("--tokens", a->tokens, "Characters to generate")->capture_default_str();
+  sub->add_option("--temperature", a->temperature, "Softmax temperature; 0 = greedy")->capture_default_str();
+  sub->add_option("--top-k", a->top_k, "Keep only the k most likely characters (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", a->top_p, "Nucleus sampling: smallest set with this much mass, in (0, 1]")->capture_default_str();
+  sub->add_option("--seed", a->seed, "Random seed")->capture_default_str();
+  sub->add_option("--unknown", a->unknown, "Prompt characters outside the vocabulary: error | skip")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"error", "skip"}));
+  sub->add_flag("--no-cache", a->no_cache, "Recompute the whole window for every character (no incremental state)");
+  add_threads_option(sub, &a->threads);
+  *action = [a, p1, p2]() -> int {
+    if (p1->count() == 0 && p2->count() == 0) throw InputError("sample: give --prompt TEXT or --prompt-file FILE");
+    if (a->tokens <= 0) throw InputError("sample: --tokens must be positive, got " + std::to_string(a->tokens));
+    if (a->temperature < 0) throw InputError("sample: --temperature must be >= 0, got " + std::to_string(a->temperature));
+    if (!(a->top_p > 0 && a->top_p <= 1)) throw InputError("sample: --top-p must be in (0, 1], got " + std::to_string(a->top_p));
+    if (a->top_k < 0) throw InputError("sample: --top-k must be >= 0, got " + std::to_string(a->top_k));
+    set_threads(a->threads);
+    const std::string where = p2->count() ? "prompt file " + a->prompt_file : "prompt";
+    const std::string bytes = p2->count() ? read_file_bytes(a->prompt_file) : a->prompt;
+    const std::u32string text = utf8_decode(bytes, where);
+    if (text.empty()) throw InputError(where + ": empty");
+    LoadedCheckpoint ck = load_checkpoint(a->checkpoint);
+    const Encoded enc = ck.vocab.encode(text, a->unknown == "skip" ? OutOfVocab::Skip : OutOfVocab::Error, where);
+    if (enc.dropped) spdlog::warn("{}", enc.dropped_summary);
+    if (enc.ids.empty()) throw InputError(where + ": no characters left after skipping unknown ones");
+    SamplingOptions so;
+    so.temperature = a->temperature;
+    so.top_k = a->top_k;
+    so.top_p = a->top_p;
+    so.seed = a->seed;
+    GenerationOptions go;
+    go.incremental = !a->no_cache;
+    const std::string shown = ck.vocab.decode(enc.ids);
+    std::fwrite(shown.data(), 1, shown.size(), stdout);
+    std::fflush(stdout);
+    generate(*ck.model, enc.ids, a->tokens, so, go, [&](int32_t id) {
+      const std::string s = ck.vocab.decode(&id, 1);
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+    });
+    std::fputs("\n", stdout);
+    return 0;
+  };
+  return sub;
+}
+
+}  // namespace spectral

@@ -1,0 +1,117 @@
+// checkpoint: save/load of model + metadata (+ optimizer state) through io/safetensors.
+#include "io/checkpoint.h"
+
+#include <set>
+
+#include "io/safetensors.h"
+#include "util/errors.h"
+
+namespace spectral {
+
+namespace {
+
+std::string shape_str(const std::vector<int>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); i++) r += (i ? "," : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+const std::string& meta(const SafetensorsFile& f, const std::string& key, const std::string& path) {
+  auto it = f.metadata.find(key);
+  if (it == f.metadata.end()) throw InputError("checkpoint " + path + ": metadata has no \"" + key + "\" entry");
+  return it->second;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Model<float>& model, const Config& cfg, const Vocab& vocab, int step,
+                     const TrainingState* state) {
+  std::vector<TensorRef> tensors;
+  for (const auto& s : model.layout().specs()) tensors.push_back({s.name, s.shape, model.params.data() + s.offset});
+  if (state && state->m && state->v) {
+    for (const auto& s : model.layout().specs()) {
+      tensors.push_back({"optim.m." + s.name, s.shape, state->m->data() + s.offset});
+      tensors.push_back({"optim.v." + s.name, s.shape, state->v->data() + s.offset});
+    }
+  }
+  std::map<std::string, std::string> md;
+  md["format"] = kCheckpointFormat;
+  md["format_version"] = std::to_string(kCheckpointVersion);
+  md["config"] = config_to_json(cfg).dump();
+  md["vocab"] = vocab.to_json_string();
+  md["step"] = std::to_string(step);
+  if (state) md["train_state"] = state->extra.dump();
+  write_safetensors(path, tensors, md);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  const SafetensorsFile f = read_safetensors(path);
+  const std::string where = "checkpoint " + path;
+  auto fmt = f.metadata.find("format");
+  if (fmt == f.metadata.end() || fmt->second != kCheckpointFormat)
+    throw InputError(where + ": not a spectral checkpoint (metadata \"format\" is " +
+                     (fmt == f.metadata.end() ? std::string("missing") : "\"" + fmt->second + "\"") + ")");
+  const std::string& ver = meta(f, "format_version", path);
+  if (ver != std::to_string(kCheckpointVersion))
+    throw InputError(where + ": format_version " + ver + " is not supported (this build reads " +
+                     std::to_string(kCheckpointVersion) + ")");
+  LoadedCheckpoint ck;
+  try {
+    ck.config = config_from_json(nlohmann::json::parse(meta(f, "config", path)));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(where + ": metadata config is not valid JSON (" + e.what() + ")");
+  } catch (const ConfigError& e) {
+    throw InputError(where + ": metadata config: " + e.what());
+  }
+  ck.vocab = Vocab::from_json_string(meta(f, "vocab", path), where + " vocab");
+  try {
+    ck.step = std::stoi(meta(f, "step", path));
+  } catch (const std::logic_error&) {
+    throw InputError(where + ": metadata step is not an integer");
+  }
+  if (auto it = f.metadata.find("train_state"); it != f.metadata.end()) {
+    try {
+      ck.train_state = nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(where + ": metadata train_state is not valid JSON");
+    }
+  }
+  ck.model = std::make_unique<Model<float>>(ck.config.model, ck.vocab.size());
+  Model<float>& m = *ck.model;
+  std::set<std::string> used;
+  size_t optim_found = 0;
+  ck.m.assign(m.params.size(), 0.f);
+  ck.v.assign(m.params.size(), 0.f);
+  for (const auto& s : m.layout().specs()) {
+    auto copy = [&](const std::string& name, std::vector<float>& dst, bool required) {
+      auto it = f.tensors.find(name);
+      if (it == f.tensors.end()) {
+        if (required) throw InputError(where + ": tensor " + name + " is missing (the config needs it, shape " + shape_str(s.shape) + ")");
+        return false;
+      }
+      if (it->second.shape != s.shape)
+        throw InputError(where + ": tensor " + name + " has shape " + shape_str(it->second.shape) + ", the config needs " +
+                         shape_str(s.shape));
+      std::copy(it->second.data.begin(), it->second.data.end(), dst.begin() + s.offset);
+      used.insert(name);
+      return true;
+    };
+    copy(s.name, m.params, true);
+    optim_found += copy("optim.m." + s.name, ck.m, false);
+    optim_found += copy("optim.v." + s.name, ck.v, false);
+  }
+  for (const auto& [name, t] : f.tensors)
+    if (!used.count(name)) throw InputError(where + ": unexpected tensor " + name + " (not part of the configured model)");
+  const size_t n_specs = m.layout().specs().size();
+  if (optim_found != 0 && optim_found != 2 * n_specs)
+    throw InputError(where + ": optimizer state is incomplete (" + std::to_string(optim_found) + " of " +
+                     std::to_string(2 * n_specs) + " moment tensors)");
+  ck.has_optimizer = optim_found != 0;
+  if (!ck.has_optimizer) {
+    ck.m.clear();
+    ck.v.clear();
+  }
+  return ck;
+}
+
+}  // namespace spectral

@@ -1,0 +1,45 @@
+// checkpoint: a model (and optionally its training state) in one .safetensors file. Tensor names
+// are the ParamLayout names ("wte", "layers.0.mixer.w_in", ...); AdamW moments, when saved, are
+// "optim.m.<name>" and "optim.v.<name>". __metadata__ holds format, format_version, config (the
+// resolved config JSON), vocab (JSON list of code points), step and, for resume, train_state.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "data/vocab.h"
+#include "model/model.h"
+
+namespace spectral {
+
+constexpr const char* kCheckpointFormat = "spectral";
+constexpr int kCheckpointVersion = 1;
+
+struct TrainingState {
+  const std::vector<float>* m = nullptr;  // AdamW moments (parameter layout)
+  const std::vector<float>* v = nullptr;
+  nlohmann::json extra;                   // step counters, rng, best val loss...
+};
+
+// Writes atomically (temp file + rename): a crash leaves the old or the new file.
+void save_checkpoint(const std::string& path, const Model<float>& model, const Config& cfg, const Vocab& vocab,
+                     int step, const TrainingState* state);
+
+struct LoadedCheckpoint {
+  Config config;
+  Vocab vocab;
+  int step = 0;
+  std::unique_ptr<Model<float>> model;
+  bool has_optimizer = false;
+  std::vector<float> m, v;
+  nlohmann::json train_state;
+};
+
+// Rebuilds the model from the file alone; every inconsistency is an InputError naming the file.
+LoadedCheckpoint load_checkpoint(const std::string& path);
+
+}  // namespace spectral

@@ -1,0 +1,109 @@
+// mixer_attention: wiring of the attention / local mixer (projections around ops/attention) and its
+// incremental step over a key/value cache.
+#include "model/mixer_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "ops/attention.h"
+#include "ops/linear.h"
+
+namespace spectral {
+
+template <typename T>
+AttentionMixer<T>::AttentionMixer(const ModelConfig& cfg, int window)
+    : d_(cfg.d_model), heads_(cfg.n_heads), window_(window) {
+  if (heads_ < 1 || d_ % heads_ != 0) throw std::invalid_argument("attention: d_model must be divisible by n_heads");
+  if (window_ < 1) throw std::invalid_argument("attention: window must be >= 1");
+}
+
+template <typename T>
+void AttentionMixer<T>::declare(ParamLayout& L, const std::string& p) {
+  const double std_in = 1.0 / std::sqrt(double(d_));
+  w_qkv_ = L.add(p + "w_qkv", {3 * d_, d_}, Init::Normal, std_in, true);
+  w_out_ = L.add(p + "w_out", {d_, d_}, Init::Normal, std_in, true);
+}
+
+template <typename T>
+void AttentionMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
+  B_ = B;
+  T_ = Tn;
+  const size_t n = (size_t)B * Tn * d_;
+  qkv_ = saved.take(3 * n);
+  att_ = saved.take(n);
+  probs_ = saved.take(attention_saved_size(B, Tn, d_, heads_, window_));
+  dqkv_ = scratch.take(3 * n);
+  datt_ = scratch.take(n);
+  dscores_ = scratch.take(attention_scratch_size(B, Tn, d_, heads_, window_));
+}
+
+template <typename T>
+void AttentionMixer<T>::forward(T* out, const T* in, const T* P) {
+  const int N = B_ * T_;
+  linear_forward(qkv_, in, P + w_qkv_, (const T*)nullptr, N, d_, 3 * d_);
+  attention_forward(att_, probs_, qkv_, B_, T_, d_, heads_, window_);
+  linear_forward(out, att_, P + w_out_, (const T*)nullptr, N, d_, d_);
+}
+
+template <typename T>
+void AttentionMixer<T>::backward(T* din, T* dP, const T* dout, const T* in, const T* P) {
+  const int N = B_ * T_;
+  const size_t n = (size_t)N * d_;
+  std::memset(datt_, 0, n * sizeof(T));
+  std::memset(dqkv_, 0, 3 * n * sizeof(T));
+  linear_backward(datt_, dP + w_out_, (T*)nullptr, dout, att_, P + w_out_, N, d_, d_);
+  attention_backward(dqkv_, dscores_, datt_, qkv_, probs_, B_, T_, d_, heads_, window_);
+  linear_backward(din, dP + w_qkv_, (T*)nullptr, dqkv_, in, P + w_qkv_, N, d_, 3 * d_);
+}
+
+template <typename T>
+void AttentionMixer<T>::begin_incremental(int max_len) {
+  inc_len_ = max_len;
+  inc_kv_.assign((size_t)max_len * 2 * d_, T(0));
+  inc_tmp_.assign((size_t)4 * d_ + std::min(max_len, window_), T(0));
+}
+
+template <typename T>
+void AttentionMixer<T>::step(T* out, const T* in, int pos, const T* P) {
+  if (pos < 0 || pos >= inc_len_) throw std::out_of_range("attention: step position beyond begin_incremental's max_len");
+  const int hs = d_ / heads_;
+  const double scale = 1.0 / std::sqrt(double(hs));
+  T* qkv = inc_tmp_.data();  // (3d) = [q | k | v]
+  T* att = qkv + 3 * d_;     // (d)
+  T* sc = att + d_;          // (visible keys)
+  linear_forward(qkv, in, P + w_qkv_, (const T*)nullptr, 1, d_, 3 * d_);
+  T* kv = inc_kv_.data();
+  std::memcpy(kv + (size_t)pos * 2 * d_, qkv + d_, sizeof(T) * 2 * d_);
+  const int s0 = std::max(0, pos - window_ + 1), nk = pos - s0 + 1;
+  for (int h = 0; h < heads_; h++) {
+    const T* q = qkv + h * hs;
+    double mx = -HUGE_VAL;
+    for (int j = 0; j < nk; j++) {
+      const T* k = kv + (size_t)(s0 + j) * 2 * d_ + h * hs;
+      double acc = 0;
+      for (int c = 0; c < hs; c++) acc += double(q[c]) * k[c];
+      sc[j] = T(acc * scale);
+      mx = std::max(mx, double(sc[j]));
+    }
+    double sum = 0;
+    for (int j = 0; j < nk; j++) {
+      sc[j] = T(std::exp(double(sc[j]) - mx));
+      sum += sc[j];
+    }
+    T* a = att + h * hs;
+    for (int c = 0; c < hs; c++) a[c] = T(0);
+    for (int j = 0; j < nk; j++) {
+      const T* v = kv + (size_t)(s0 + j) * 2 * d_ + d_ + h * hs;
+      const T w = T(sc[j] / sum);
+      for (int c = 0; c < hs; c++) a[c] += w * v[c];
+    }
+  }
+  linear_forward(out, att, P + w_out_, (const T*)nullptr, 1, d_, d_);
+}
+
+template class AttentionMixer<float>;
+template class AttentionMixer<double>;
+
+}  // namespace spectral

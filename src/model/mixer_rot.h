@@ -1,0 +1,47 @@
+// mixer_rot: the rotational binary-dilated mixer of model.md (seed 000), three variants:
+//   lowrank    θ_0 = Wθ·x (width r),                 φ = Wφ·x viewed (Lv, r),  c = 1
+//   headphase  θ_0 = RMSNorm_noweight(Wθ·x) (width d), φ = Wφ·x viewed (Lv, H),  c = 1/√2
+//   dynamic    θ_0 as headphase, φ_l[t,h] = clamp(w_l · θ_l[t,h,:], −4, 4),    c = 1/√2
+//   then θ_{l+1} = c·(cos φ_l ⊙ θ_l + sin φ_l ⊙ shift_{2^l} θ_l), out = Wo·θ_Lv, Lv = bit_length(context−1).
+// Parameters: w_theta (W,d), w_phi (Lv·P, d) [lowrank: P = r; headphase: P = H] or w_level (Lv, d/H)
+// [dynamic], w_out (d,W). The level loop itself is ops/rot_scan.
+#pragma once
+
+#include <vector>
+
+#include "model/mixer.h"
+#include "ops/rot_scan.h"
+
+namespace spectral {
+
+template <typename T>
+class RotMixer : public Mixer<T> {
+ public:
+  explicit RotMixer(const ModelConfig& cfg);
+  void declare(ParamLayout& layout, const std::string& prefix) override;
+  void bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) override;
+  void forward(T* out, const T* in, const T* params) override;
+  void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) override;
+  void begin_incremental(int max_len) override;
+  void step(T* out, const T* in, int pos, const T* params) override;
+
+ private:
+  bool normed() const { return variant_ != RotVariant::LowRank; }  // θ_0 through RMSNorm
+  int scan_heads() const { return variant_ == RotVariant::LowRank ? 1 : H_; }
+
+  RotVariant variant_;
+  int d_, H_, context_, Lv_;
+  int W_;  // θ width: r (lowrank) or d
+  int P_;  // phases per level from Wφ: r (lowrank) or H (headphase); 0 for dynamic
+  size_t w_theta_ = 0, w_phi_ = 0, w_level_ = 0, w_out_ = 0;
+  int B_ = 0, T_ = 0, slots_ = 1;
+  T *u_ = nullptr, *rstd_ = nullptr, *theta0_ = nullptr, *thetaL_ = nullptr, *trig_ = nullptr;  // saved
+  T *phi_ = nullptr, *work_ = nullptr, *dthetaL_ = nullptr, *dtheta0_ = nullptr, *du_ = nullptr;  // scratch
+  // incremental: ring l holds θ_l of the last 2^l positions (slot pos mod 2^l), for the levels with
+  // 2^l < max_len (the others only ever shift in zeros); one position of temporaries.
+  int inc_len_ = 0;
+  std::vector<size_t> ring_at_;
+  std::vector<T> ring_, inc_;
+};
+
+}  // namespace spectral

@@ -1,0 +1,77 @@
+// rot_scan: the level loop at the heart of the `rot` mixer (model.md, section rot; seed 000):
+//   θ_{l+1} = c · ( cos(φ_l) ⊙ θ_l + sin(φ_l) ⊙ shift_{2^l}(θ_l) ),  l = 0 … Lv−1 ;  out = θ_Lv
+//   shift_s(θ)[t] = θ[t−s] for t ≥ s, else 0.
+// The three variants differ only in where the phases come from and in c:
+//   LowRank   φ (B,T,Lv,W): one phase per channel per level; c = 1.
+//   HeadPhase φ (B,T,Lv,H): one phase per head per level, shared by its W/H channels; c = 1/√2.
+//   Dynamic   φ_l[t,h] = clamp(w_l · θ_l[t,h,:], −4, 4), w (Lv, W/H) shared by heads; c = 1/√2.
+// The projections around the scan (θ_0 = Wθ·x, φ = Wφ·x, RMSNorm, Wo) belong to model/mixer_rot.
+// A naive reference (direct loops, double accumulation, every level stored) sits beside the fast op.
+//
+// Memory policy of the fast op: forward saves only the sines and cosines of the phases (computed
+// once, read again by backward) — not the level states. Backward recomputes the Lv level states one
+// channel block at a time into a small per-slot workspace (like the seed's activation checkpointing),
+// so saved memory is O(B·T·Lv·phases) and the workspace O(slots·Lv·T·block), both linear in T.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace spectral {
+
+enum class RotVariant { LowRank, HeadPhase, Dynamic };
+
+// "lowrank" | "headphase" | "dynamic"; anything else throws std::invalid_argument.
+RotVariant rot_variant_from_name(const std::string& name);
+// Lv = bit_length(context − 1): 0 for context 1, 1 for 2, 2 for 3..4, 4 for 9..16, 12 for 4096.
+int rot_levels(int context);
+// c: 1 for LowRank, 1/√2 otherwise.
+double rot_scale(RotVariant v);
+// Phases per level per position: W (LowRank) or H (HeadPhase, Dynamic).
+int rot_phase_width(RotVariant v, int W, int H);
+// The clamp of the Dynamic phases: φ = clamp(raw, −kRotPhaseClamp, kRotPhaseClamp).
+constexpr double kRotPhaseClamp = 4.0;
+
+// Shapes: theta0, out, dtheta0, dout (B,T,W) channel-last. phase: φ (B,T,Lv,P) with P =
+// rot_phase_width (LowRank, HeadPhase) or w (Lv, W/H) (Dynamic); dphase has the same shape.
+// W must be divisible by H. Lv >= 0 (Lv = 0: out = θ_0).
+
+// T-typed values rot_scan_forward saves for backward: cos and sin of every phase (and, for Dynamic,
+// the phase before the clamp): 2·B·T·Lv·W (LowRank, W rounded up to a multiple of 16),
+// 2·B·T·Lv·H (HeadPhase), 3·B·T·Lv·H (Dynamic).
+size_t rot_scan_saved_size(RotVariant v, int B, int Tn, int W, int H, int Lv);
+// T-typed workspace values rot_scan_forward and rot_scan_backward need with `slots` independent
+// slots (one per thread is the intent; any slots >= 1 gives the same result): per slot Lv+1 packed
+// T × block tiles (block = 16 channels, or W/H for Dynamic) plus, for Dynamic, a private Lv × W/H
+// gradient. Scratch: nothing in it survives from forward to backward.
+size_t rot_scan_work_size(RotVariant v, int Tn, int W, int H, int Lv, int slots);
+// The slot count to use: the OpenMP thread count in force (read, never set).
+int rot_scan_default_slots();
+
+// out (B,T,W) = θ_Lv; saved (rot_scan_saved_size) written for backward; work (rot_scan_work_size)
+// scratch; theta0 (B,T,W); phase φ (B,T,Lv,P) or w (Lv,W/H).
+template <typename T>
+void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase, RotVariant v, int B, int Tn,
+                      int W, int H, int Lv, int slots);
+
+// dtheta0 (B,T,W) += ∂L/∂θ_0 ; dphase (φ or w shape) += ∂L/∂phase ; work (rot_scan_work_size(slots))
+// is scratch; given dout (B,T,W) = ∂L/∂out and the forward's theta0, phase, saved. Only Dynamic
+// reads phase (w); LowRank and HeadPhase need just the saved cos/sin (phase may be null).
+template <typename T>
+void rot_scan_backward(T* dtheta0, T* dphase, T* work, const T* dout, const T* theta0, const T* phase,
+                       const T* saved, RotVariant v, int B, int Tn, int W, int H, int Lv, int slots);
+
+// Reference: same contract without saved values, straightforward loops in double.
+template <typename T>
+void rot_scan_naive_forward(T* out, const T* theta0, const T* phase, RotVariant v, int B, int Tn, int W, int H,
+                            int Lv);
+template <typename T>
+void rot_scan_naive_backward(T* dtheta0, T* dphase, const T* dout, const T* theta0, const T* phase,
+                             RotVariant v, int B, int Tn, int W, int H, int Lv);
+
+// cos and sin of n phases (float: a vectorizable Cody–Waite + minimax polynomial, |error| < 2e-7
+// for |x| <= 8192; double: std::cos / std::sin). Shared by the op and the mixer's incremental step.
+template <typename T>
+void rot_sincos(T* cosv, T* sinv, const T* x, int n);
+
+}  // namespace spectral

@@ -1,0 +1,53 @@
+// adamw: the update loop, gradient norm and schedule.
+#include "train/adamw.h"
+
+#include <cmath>
+
+namespace spectral {
+
+double learning_rate(const TrainConfig& t, int step) {
+  if (t.warmup_steps > 0 && step < t.warmup_steps) return t.lr * (step + 1) / t.warmup_steps;
+  const int decay_steps = t.steps - t.warmup_steps;
+  if (decay_steps <= 0) return t.lr;
+  double progress = double(step - t.warmup_steps) / decay_steps;
+  if (progress > 1) progress = 1;
+  return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1 + std::cos(M_PI * progress));
+}
+
+double global_grad_norm(const std::vector<float>& g) {
+  double s = 0;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+  for (long i = 0; i < (long)g.size(); i++) s += double(g[i]) * g[i];
+  return std::sqrt(s);
+}
+
+AdamW::AdamW(const ParamLayout& layout, const TrainConfig& t) : layout_(layout), t_(t) {
+  m.assign(layout.total(), 0.f);
+  v.assign(layout.total(), 0.f);
+  decay_mask_.assign(layout.total(), 0.f);
+  for (const auto& s : layout.specs())
+    if (s.decay) std::fill(decay_mask_.begin() + s.offset, decay_mask_.begin() + s.offset + s.size, 1.f);
+}
+
+void AdamW::update(std::vector<float>& params, const std::vector<float>& grads, double lr, int t_step,
+                   double grad_scale) {
+  const float b1 = float(t_.beta1), b2 = float(t_.beta2), eps = 1e-8f;
+  const float c1 = float(1.0 / (1.0 - std::pow(t_.beta1, t_step)));
+  const float c2 = float(1.0 / (1.0 - std::pow(t_.beta2, t_step)));
+  const float flr = float(lr), wd = float(lr * t_.weight_decay), gs = float(grad_scale);
+  float* p = params.data();
+  const float* g = grads.data();
+  float* mm = m.data();
+  float* vv = v.data();
+  const float* mask = decay_mask_.data();
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)params.size(); i++) {
+    const float gi = g[i] * gs;
+    mm[i] = b1 * mm[i] + (1 - b1) * gi;
+    vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
+    const float mhat = mm[i] * c1, vhat = vv[i] * c2;
+    p[i] -= flr * mhat / (std::sqrt(vhat) + eps) + wd * mask[i] * p[i];
+  }
+}
+
+}  // namespace spectral

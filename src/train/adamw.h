@@ -1,0 +1,33 @@
+// adamw: AdamW with decoupled weight decay over the flat parameter arena (one loop; the decay flag
+// comes from each tensor's ParamSpec), global-norm gradient clipping, and the learning-rate
+// schedule (linear warmup, then cosine to min_lr).
+#pragma once
+
+#include <vector>
+
+#include "config/config.h"
+#include "model/params.h"
+
+namespace spectral {
+
+// lr at step (0-based): linear warmup over warmup_steps to lr, then cosine to min_lr at steps.
+double learning_rate(const TrainConfig& t, int step);
+
+// sqrt(Σ g²) over the arena, accumulated in double.
+double global_grad_norm(const std::vector<float>& grads);
+
+class AdamW {
+ public:
+  AdamW(const ParamLayout& layout, const TrainConfig& t);
+  // One update; t_step is the 1-based update count (bias correction). grad_scale multiplies the
+  // gradients first (the clipping factor).
+  void update(std::vector<float>& params, const std::vector<float>& grads, double lr, int t_step, double grad_scale);
+  std::vector<float> m, v;  // moments, same layout as the parameters
+
+ private:
+  const ParamLayout& layout_;
+  TrainConfig t_;
+  std::vector<float> decay_mask_;  // 1 where weight decay applies
+};
+
+}  // namespace spectral

@@ -1,0 +1,23 @@
+// evaluate: losses of a model on held-out tokens — the quick validation estimate used during
+// training (fixed windows) and the exhaustive scoring of a whole text used by `spectral eval`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "model/model.h"
+
+namespace spectral {
+
+// Mean loss over n_batches batches of B fixed windows of length T spread evenly over tokens.
+double validation_loss(Model<float>& model, const std::vector<int32_t>& tokens, int B, int T, int n_batches);
+
+// Scores every token after the first exactly once: windows of the model's context advance by
+// stride (<= context); each window scores only the positions not scored before, so every scored
+// character sees at least context − stride characters of history (except near the start).
+// per_position gets the loss of predicting tokens[i] for i = 1 .. n−1 (index i−1).
+// Returns the sum of the losses.
+double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int stride, std::vector<float>* per_position);
+
+}  // namespace spectral

@@ -1,0 +1,89 @@
+// Config loading: defaults, overrides, and errors that name the key path.
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+
+using namespace spectral;
+using nlohmann::json;
+
+static std::string error_of(const json& j) {
+  try {
+    config_from_json(j);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsAreValidAndRoundTrip) {
+  Config c = default_config();
+  EXPECT_NO_THROW(validate(c));
+  json j = config_to_json(config_from_json(json::object()));
+  Config back = config_from_json(j);
+  EXPECT_EQ(config_to_json(back), j);
+  EXPECT_EQ(j["model"]["mixer"].size(), (size_t)j["model"]["n_layers"].get<int>());
+}
+
+TEST(Config, MixerStringOrList) {
+  Config a = config_from_json(json{{"model", {{"n_layers", 3}, {"mixer", "fft"}}}});
+  EXPECT_EQ(a.model.mixer, (std::vector<std::string>{"fft", "fft", "fft"}));
+  Config b = config_from_json(json{{"model", {{"n_layers", 2}, {"mixer", {"fft", "attention"}}}}});
+  EXPECT_EQ(b.model.mixer, (std::vector<std::string>{"fft", "attention"}));
+}
+
+TEST(Config, UnknownKeyNamesThePath) {
+  EXPECT_NE(error_of(json{{"model", {{"d_modle", 3}}}}).find("model.d_modle: unknown key"), std::string::npos);
+  EXPECT_NE(error_of(json{{"trian", {{"steps", 3}}}}).find("trian: unknown key"), std::string::npos);
+}
+
+TEST(Config, WrongTypeNamesThePathAndTypes) {
+  auto e = error_of(json{{"train", {{"steps", "many"}}}});
+  EXPECT_NE(e.find("train.steps"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected an integer"), std::string::npos) << e;
+  e = error_of(json{{"model", {{"tie_embeddings", 1}}}});
+  EXPECT_NE(e.find("model.tie_embeddings: expected a boolean"), std::string::npos) << e;
+  e = error_of(json{{"model", 5}});
+  EXPECT_NE(e.find("model: expected an object"), std::string::npos) << e;
+  e = error_of(json{{"train", {{"steps", 2.5}}}});
+  EXPECT_NE(e.find("train.steps"), std::string::npos) << e;
+}
+
+TEST(Config, SemanticErrors) {
+  EXPECT_NE(error_of(json{{"model", {{"d_model", 0}}}}).find("model.d_model: must be positive"), std::string::npos);
+  EXPECT_NE(error_of(json{{"train", {{"batch_size", -2}}}}).find("train.batch_size: must be positive"), std::string::npos);
+  EXPECT_NE(error_of(json{{"model", {{"d_model", 130}, {"n_heads", 4}}}}).find("not divisible by model.n_heads"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"model", {{"mixer", "conv"}}}}).find("model.mixer[0]: unknown mixer \"conv\""), std::string::npos);
+  EXPECT_NE(error_of(json{{"model", {{"n_layers", 2}, {"mixer", {"fft", "fft", "fft"}}}}}).find("one name per layer"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"data", {{"val_fraction", 1.5}}}}).find("data.val_fraction"), std::string::npos);
+}
+
+TEST(Config, CommentsAreIgnored) {
+  EXPECT_EQ(error_of(json{{"_comment", "hi"}, {"model", {{"_comment", "x"}}}}), "");
+}
+
+TEST(Config, SetOverrides) {
+  json j = json::object();
+  apply_override(j, "train.steps=100");
+  apply_override(j, "data.path=/x.txt");
+  apply_override(j, "model.mixer=[\"fft\",\"attention\"]");
+  apply_override(j, "model.n_layers=2");
+  apply_override(j, "model.fft.gate=false");
+  Config c = config_from_json(j);
+  EXPECT_EQ(c.train.steps, 100);
+  EXPECT_EQ(c.data.path, "/x.txt");
+  EXPECT_EQ(c.model.mixer[1], "attention");
+  EXPECT_FALSE(c.model.fft.gate);
+  EXPECT_THROW(apply_override(j, "train.steps"), ConfigError);
+  EXPECT_THROW(apply_override(j, "=3"), ConfigError);
+  EXPECT_THROW(apply_override(j, "train..steps=3"), ConfigError);
+  apply_override(j, "train.stepz=3");
+  EXPECT_THROW(config_from_json(j), ConfigError);
+}
+
+TEST(Config, DescribeDefaultsListsEveryKey) {
+  const std::string d = describe_defaults();
+  for (const char* key : {"model.d_model", "model.mixer", "train.lr", "train.seed", "data.val_fraction", "model.rot.variant"})
+    EXPECT_NE(d.find(key), std::string::npos) << key;
+}
