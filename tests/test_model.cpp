@@ -39,3 +39,52 @@ TEST(Model, LossAtInitIsNearUniform) {
   double loss = model.forward(tok.data(), tgt.data(), 4, 32);
   EXPECT_NEAR(loss, std::log(65.0), 0.3);
 }
+
+// Every mixer and hybrid stacks: gradients, causality, incremental == full.
+class ModelPerMixer : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+static std::string stack_name(const ::testing::TestParamInfo<std::vector<std::string>>& info) {
+  std::string s;
+  for (const auto& m : info.param) s += (s.empty() ? "" : "_") + m;
+  return s;
+}
+
+TEST_P(ModelPerMixer, GradientMatchesFiniteDifferences) {
+  std::string worst;
+  auto cfg = tiny_model_config(GetParam(), 8, 2, 9);
+  cfg.local.window = 3;
+  EXPECT_LT(model_gradient_error(cfg, 5, 2, 7, &worst), kGradTol) << worst;
+}
+
+TEST_P(ModelPerMixer, LogitsAreCausal) {
+  auto cfg = tiny_model_config(GetParam(), 16, 2, 64);
+  cfg.local.window = 8;
+  for (int t0 : {1, 30, 63}) EXPECT_LT(model_causality_leak(cfg, 11, 64, t0), 1e-5) << "t0=" << t0;
+}
+
+TEST_P(ModelPerMixer, IncrementalEqualsFullForwardAt200Positions) {
+  auto cfg = tiny_model_config(GetParam(), 16, 2, 256);
+  cfg.local.window = 32;
+  EXPECT_LT(model_incremental_error(cfg, 11, 200), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stacks, ModelPerMixer,
+                         ::testing::Values(std::vector<std::string>{"attention", "attention"},
+                                           std::vector<std::string>{"local", "local"},
+                                           std::vector<std::string>{"rot", "rot"},
+                                           std::vector<std::string>{"fft", "rot", "local", "attention"}),
+                         stack_name);
+
+TEST(Model, RotVariantsInAHybridStack) {
+  for (const char* variant : {"lowrank", "headphase", "dynamic"}) {
+    auto cfg = tiny_model_config({"rot", "fft"}, 8, 2, 9);
+    cfg.rot.variant = variant;
+    std::string worst;
+    EXPECT_LT(model_gradient_error(cfg, 5, 1, 7, &worst), kGradTol) << variant << " " << worst;
+    auto big = tiny_model_config({"rot", "local"}, 16, 2, 256);
+    big.rot.variant = variant;
+    big.local.window = 16;
+    EXPECT_LT(model_incremental_error(big, 11, 200), 1e-4) << variant;
+    EXPECT_LT(model_causality_leak(big, 11, 100, 50), 1e-5) << variant;
+  }
+}

@@ -253,6 +253,7 @@ void validate(const Config& c) {
   positive("model.n_layers", m.n_layers);
   positive("model.n_heads", m.n_heads);
   positive("model.context", m.context);
+  if (m.context < 2) throw ConfigError("config key model.context: must be at least 2, got " + std::to_string(m.context));
   positive("model.mlp_ratio", m.mlp_ratio);
   if (m.d_model % m.n_heads != 0)
     throw ConfigError("config key model.d_model: " + std::to_string(m.d_model) + " is not divisible by model.n_heads = " +

@@ -2,10 +2,11 @@
 // Each (batch, head) pair is one OpenMP job; within it, query blocks run in order. A block of rows
 // queries [t0, t0+rows) sees keys [s0, t0+rows) with s0 = max(0, t0−window+1); its scores are one
 // gemm (rows × keys), masked entries get probability 0, and the output is a second gemm.
-// Every gemm is tiled to at most block × block × head_size: the jobs already run in an OpenMP loop,
-// and OpenBLAS (pthreads build) runs products of at most 64³ multiply-adds on the calling thread;
-// larger ones would wake its own thread pool from inside the OpenMP threads and oversubscribe the
-// cores (measured: 5–30× slower on 2 cores).
+// Inside the OpenMP loop ops/gemm calls OpenBLAS on the calling thread. Every product is also tiled
+// to at most block × block × head_size: OpenBLAS (pthreads build) runs products of at most 64³
+// multiply-adds on the calling thread even when its own pool is larger (before util/threads has
+// set it to one thread), so the OpenBLAS pool is never woken from inside OpenMP threads, which
+// measured 5–30× slower on 2 cores. Tiling costs nothing measurable otherwise.
 #include "ops/attention.h"
 
 #include <algorithm>

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/fft_plan.h"
+#include "util/threads.h"
 
 namespace spectral {
 
@@ -56,7 +57,7 @@ template <typename T>
 static void kernel_spectra(std::complex<T>* Kf, const T* k, int kstride, int Tn, int C, int N) {
   const RealFft<T>& fft = real_fft<T>(N);
   const int rs = fft_real_stride(N), cs = fft_complex_stride(N);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)C * N >= kMinParallelWork)
   for (int c = 0; c < C; c++) {
     T* row = scratch<T>(N).real;
     std::memcpy(row, k + (size_t)c * kstride, sizeof(T) * Tn);
@@ -75,7 +76,7 @@ void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const
   kernel_spectra(Kf, k, kstride, Tn, C, N);
   const T scale = T(1) / T(N);
   const int tiles = (C + kTile - 1) / kTile;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)B * C * N >= kMinParallelWork)
   for (int job = 0; job < B * tiles; job++) {
     const int b = job / tiles, c0 = (job % tiles) * kTile, w = std::min(kTile, C - c0);
     Scratch<T>& s = scratch<T>(N);
@@ -112,7 +113,7 @@ void fft_conv_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* k,
   const int tiles = (C + kTile - 1) / kTile;
   // One tile of channels per job, looping over the batch inside so that the kernel-gradient
   // spectrum of each channel is accumulated by one thread only.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)B * C * N >= kMinParallelWork)
   for (int tile = 0; tile < tiles; tile++) {
     const int c0 = tile * kTile, w = std::min(kTile, C - c0);
     Scratch<T>& s = scratch<T>(N);

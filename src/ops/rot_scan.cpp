@@ -26,6 +26,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "util/threads.h"
+
 namespace spectral {
 
 static constexpr int kBlock = 16;  // channels per LowRank/HeadPhase unit (one cache line of floats)
@@ -357,7 +359,7 @@ void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase
     // cos/sin of every phase, regrouped from (B,T,Lv,H) to (B,H,Lv,{cos,sin},T), 16 positions at a
     // time so that each table row receives whole cache lines
     const int LH = Lv * H, ntile = (Tn + 15) / 16;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (long(B) * Tn * Lv * H >= kMinParallelWork)
     for (int bt = 0; bt < B * ntile; bt++) {
       const int b = bt / ntile, t0 = (bt % ntile) * 16, nt = std::min(16, Tn - t0);
       T cbuf[16][64], sbuf[16][64];
@@ -380,7 +382,7 @@ void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase
   // units: LowRank (b, block of W); HeadPhase (b, h, block of the head); Dynamic (b, h)
   const int nblk = v == RotVariant::LowRank ? num_blocks(W) : v == RotVariant::HeadPhase ? num_blocks(hw) : 1;
   const int nunits = v == RotVariant::LowRank ? B * nblk : B * H * nblk;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (long(B) * Tn * W * Lv >= kMinParallelWork)
   for (int slot = 0; slot < slots; slot++) {
     T* x = work + size_t(slot) * ss;
     for (int u = slot; u < nunits; u += slots) {
@@ -583,7 +585,7 @@ void rot_scan_backward(T* dtheta0, T* dphase, T* work, const T* dout, const T* t
   const size_t ss = slot_size(v, Tn, W, H, Lv);
   const int hw = W / H;
   const int nunits = v == RotVariant::LowRank ? B * num_blocks(W) : B * H;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (long(B) * Tn * W * Lv >= kMinParallelWork)
   for (int slot = 0; slot < slots; slot++) {
     T* S = work + size_t(slot) * ss;
     if (v == RotVariant::Dynamic) std::memset(S + size_t(Lv + 1) * Tn * hw, 0, size_t(Lv) * hw * sizeof(T));
