@@ -1,0 +1,117 @@
+// Checkpoints: a model saved and loaded gives the same logits (for every mixer), optimizer state
+// and metadata survive, and files that disagree with their config or are not ours are rejected
+// with a message naming the file and the problem.
+#include <gtest/gtest.h>
+
+#include "file_checks.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "model_checks.h"
+#include "util/errors.h"
+
+using namespace spectral;
+using namespace spectral::testing;
+
+namespace {
+
+Config small_config(const std::vector<std::string>& mixers) {
+  Config c = default_config();
+  c.model = tiny_model_config(mixers, 16, 2, 32);
+  c.model.local.window = 8;
+  return c;
+}
+
+Vocab abc_vocab() { return Vocab::from_text(U"abcdefgh\n !"); }
+
+}  // namespace
+
+TEST(Checkpoint, RoundTripGivesIdenticalLogitsForEveryMixer) {
+  ScratchDir dir;
+  for (auto mixers : std::vector<std::vector<std::string>>{{"fft"}, {"attention"}, {"local"}, {"rot"}, {"fft", "rot", "local"}}) {
+    Config cfg = small_config(mixers);
+    const Vocab vocab = abc_vocab();
+    Model<float> model(cfg.model, vocab.size());
+    model.init(11);
+    std::vector<float> m(model.params.size(), 0.25f), v(model.params.size(), 0.5f);
+    TrainingState st{&m, &v, nlohmann::json{{"step", 42}, {"best_val_loss", 1.5}}};
+    const std::string path = dir.file("ck.safetensors");
+    save_checkpoint(path, model, cfg, vocab, 42, &st);
+    LoadedCheckpoint ck = load_checkpoint(path);
+    EXPECT_EQ(ck.step, 42);
+    EXPECT_EQ(ck.vocab.code_points(), vocab.code_points());
+    EXPECT_EQ(config_to_json(ck.config), config_to_json(cfg));
+    ASSERT_TRUE(ck.has_optimizer);
+    EXPECT_EQ(ck.m[model.layout().specs()[0].offset], 0.25f);
+    EXPECT_EQ(ck.train_state["best_val_loss"], 1.5);
+    std::mt19937 rng(1);
+    auto tok = random_tokens(2 * 32, vocab.size(), rng);
+    model.forward(tok.data(), nullptr, 2, 32);
+    std::vector<float> a(model.logits(), model.logits() + 2 * 32 * vocab.size());
+    ck.model->forward(tok.data(), nullptr, 2, 32);
+    for (size_t i = 0; i < a.size(); i++) ASSERT_EQ(a[i], ck.model->logits()[i]) << mixers[0] << " logit " << i;
+  }
+}
+
+TEST(Checkpoint, WeightsOnlyFileLoadsWithoutOptimizerState) {
+  ScratchDir dir;
+  Config cfg = small_config({"fft"});
+  Model<float> model(cfg.model, abc_vocab().size());
+  model.init(1);
+  save_checkpoint(dir.file("w.safetensors"), model, cfg, abc_vocab(), 7, nullptr);
+  LoadedCheckpoint ck = load_checkpoint(dir.file("w.safetensors"));
+  EXPECT_FALSE(ck.has_optimizer);
+  EXPECT_EQ(ck.step, 7);
+}
+
+TEST(Checkpoint, RejectsFilesThatAreNotOurs) {
+  ScratchDir dir;
+  // a valid safetensors file from "another tool": no spectral metadata
+  std::vector<float> w(6, 1.f);
+  write_safetensors(dir.file("other.safetensors"), {{"weight", {2, 3}, w.data()}}, {{"format", "pt"}});
+  std::string msg = message_of<InputError>([&] { load_checkpoint(dir.file("other.safetensors")); });
+  EXPECT_TRUE(contains(msg, "not a spectral checkpoint"));
+  EXPECT_TRUE(contains(msg, "other.safetensors"));
+  // wrong version
+  write_safetensors(dir.file("v9.safetensors"), {{"weight", {2, 3}, w.data()}}, {{"format", "spectral"}, {"format_version", "9"}});
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(dir.file("v9.safetensors")); }), "format_version 9"));
+  // missing file
+  EXPECT_TRUE(contains(message_of<Error>([&] { load_checkpoint(dir.file("missing.safetensors")); }), "missing.safetensors"));
+}
+
+TEST(Checkpoint, RejectsTensorsThatDisagreeWithTheConfig) {
+  ScratchDir dir;
+  Config cfg = small_config({"fft"});
+  const Vocab vocab = abc_vocab();
+  Model<float> model(cfg.model, vocab.size());
+  model.init(1);
+  const std::string path = dir.file("ck.safetensors");
+  save_checkpoint(path, model, cfg, vocab, 1, nullptr);
+  SafetensorsFile f = read_safetensors(path);
+  auto rewrite = [&](const std::string& out, auto&& edit) {
+    SafetensorsFile g = f;
+    edit(g);
+    std::vector<TensorRef> refs;
+    for (auto& [name, t] : g.tensors) refs.push_back({name, t.shape, t.data.data()});
+    write_safetensors(out, refs, g.metadata);
+  };
+  // a config that says d_model = 8 against tensors of width 16
+  rewrite(dir.file("shape.safetensors"), [](SafetensorsFile& g) {
+    auto j = nlohmann::json::parse(g.metadata["config"]);
+    j["model"]["d_model"] = 8;
+    g.metadata["config"] = j.dump();
+  });
+  std::string msg = message_of<InputError>([&] { load_checkpoint(dir.file("shape.safetensors")); });
+  EXPECT_TRUE(contains(msg, "has shape [11,16], the config needs [11,8]")) << msg;
+  // a missing tensor
+  rewrite(dir.file("missing.safetensors"), [](SafetensorsFile& g) { g.tensors.erase("lnf.weight"); });
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(dir.file("missing.safetensors")); }), "lnf.weight is missing"));
+  // an extra tensor
+  rewrite(dir.file("extra.safetensors"), [](SafetensorsFile& g) { g.tensors["bogus"] = Tensor{{1}, {0.f}}; });
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(dir.file("extra.safetensors")); }), "unexpected tensor bogus"));
+  // a config that is not valid
+  rewrite(dir.file("cfg.safetensors"), [](SafetensorsFile& g) { g.metadata["config"] = "{\"model\": {\"mixer\": \"nope\"}}"; });
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(dir.file("cfg.safetensors")); }), "unknown mixer"));
+  // a vocabulary that does not match the embedding
+  rewrite(dir.file("vocab.safetensors"), [](SafetensorsFile& g) { g.metadata["vocab"] = "[97,98]"; });
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(dir.file("vocab.safetensors")); }), "wte"));
+}
