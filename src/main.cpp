@@ -5,12 +5,25 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "config/config.h"
 #include "util/errors.h"
 
+// OpenMP threads that spin while waiting steal the core that the other thread (or another process)
+// needs on a 2-core machine: on a busy machine this made evaluation 3x slower than one thread.
+// libgomp reads its wait policy when it loads, before main, so the first start sets the policy
+// and re-executes itself; a policy set by the user is left alone.
+static void ensure_passive_openmp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default policy
+}
+
 int main(int argc, char** argv) {
+  ensure_passive_openmp_wait(argv);
   // logs on stderr so that stdout stays clean for samples and --json
   spdlog::set_default_logger(spdlog::stderr_color_mt("spectral"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");

@@ -380,7 +380,7 @@ TEST(Safetensors, EveryTruncationAndRandomCorruptionIsRejectedOrReadNeverCrashes
   }
   std::mt19937 rng(3);
   int accepted = 0;
-  for (int trial = 0; trial < 3000; trial++) {
+  for (int trial = 0; trial < 1000; trial++) {
     std::string bytes = good;
     const int flips = 1 + static_cast<int>(rng() % 3);
     for (int k = 0; k < flips; k++) bytes[rng() % bytes.size()] = static_cast<char>(rng() & 0xFF);
@@ -394,5 +394,5 @@ TEST(Safetensors, EveryTruncationAndRandomCorruptionIsRejectedOrReadNeverCrashes
     }
   }
   EXPECT_GT(accepted, 0);     // data corruption is not detectable, and must not be reported
-  EXPECT_LT(accepted, 3000);  // header corruption is
+  EXPECT_LT(accepted, 1000);  // header corruption is
 }

@@ -40,6 +40,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
       if (errno == EINTR) continue;
       fail("writing " + tmp, errno, fd);
     }
+    if (n == 0) fail("writing " + tmp, EIO, fd);
     done += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0) fail("syncing " + tmp, errno, fd);

@@ -25,25 +25,44 @@ double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int s
   const size_t n = tokens.size();
   if (n < 2) throw std::invalid_argument("score_text: need at least two characters");
   if (per_position) per_position->assign(n - 1, 0.f);
-  double total = 0;
-  size_t scored_until = 0;  // predictions of tokens[1 .. scored_until] are done
-  size_t start = 0;
-  while (scored_until < n - 1) {
-    const size_t len = std::min<size_t>(ctx, n - 1 - start);  // inputs tokens[start .. start+len)
-    std::vector<int32_t> y(tokens.begin() + start + 1, tokens.begin() + start + 1 + len);
-    model.forward(tokens.data() + start, y.data(), 1, (int)len);
-    // position p in this window predicts tokens[start+p+1]; score those beyond scored_until
-    for (size_t p = 0; p < len; p++) {
-      const size_t target = start + p + 1;
-      if (target <= scored_until) continue;
-      const float l = model.losses()[p];
-      total += l;
-      if (per_position) (*per_position)[target - 1] = l;
-    }
+  // Windows: inputs tokens[start .. start+len), each scoring the targets not scored before. All
+  // windows have the same length (the last one is moved back to end at the text's end), so they
+  // are run in batches.
+  struct Window {
+    size_t start, first_new;  // first_new: first target index (into tokens) this window scores
+  };
+  const size_t len = std::min<size_t>(ctx, n - 1);
+  std::vector<Window> windows;
+  size_t scored_until = 0;  // targets tokens[1 .. scored_until] are covered
+  for (size_t start = 0;; start += stride) {
+    if (start + len > n - 1) start = n - 1 - len;
+    windows.push_back({start, scored_until + 1});
     scored_until = start + len;
     if (scored_until >= n - 1) break;
-    start += stride;
-    if (start + ctx > n - 1) start = n - 1 > (size_t)ctx ? n - 1 - ctx : 0;
+  }
+  const int kBatch = 16;
+  std::vector<int32_t> x, y;
+  double total = 0;
+  for (size_t w0 = 0; w0 < windows.size(); w0 += kBatch) {
+    const int B = (int)std::min<size_t>(kBatch, windows.size() - w0);
+    x.resize((size_t)B * len);
+    y.resize((size_t)B * len);
+    for (int b = 0; b < B; b++) {
+      const size_t s = windows[w0 + b].start;
+      std::copy(tokens.begin() + s, tokens.begin() + s + len, x.begin() + (size_t)b * len);
+      std::copy(tokens.begin() + s + 1, tokens.begin() + s + 1 + len, y.begin() + (size_t)b * len);
+    }
+    model.forward(x.data(), y.data(), B, (int)len);
+    for (int b = 0; b < B; b++) {
+      const Window& w = windows[w0 + b];
+      for (size_t p = 0; p < len; p++) {
+        const size_t target = w.start + p + 1;  // position p predicts tokens[target]
+        if (target < w.first_new) continue;
+        const float l = model.losses()[(size_t)b * len + p];
+        total += l;
+        if (per_position) (*per_position)[target - 1] = l;
+      }
+    }
   }
   return total;
 }
