@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """plot_loss.py: draws train and validation loss against step (and wall time) from one or more
 metrics.jsonl files into a PNG.  usage: plot_loss.py OUT.png RUN_DIR_OR_METRICS [...] [--labels a,b]"""
 import json

@@ -16,7 +16,7 @@ echo "== training $config -> $out" >&2
 start=$(date +%s)
 "$bin" train --config "$config" --set data.path="$data" --out "$out"
 echo "== trained in $(( $(date +%s) - start )) s" >&2
-python3 "$root/scripts/plot_loss.py" "$out/loss.png" "$out" >/dev/null
+/usr/bin/python3 "$root/scripts/plot_loss.py" "$out/loss.png" "$out" >/dev/null
 echo "== loss curves: $out/loss.png" >&2
 echo "== sample (temperature 0.8, 400 characters)" >&2
 "$bin" sample --checkpoint "$out/best.safetensors" --prompt "ROMEO:" --tokens 400 --temperature 0.8 --seed 7

@@ -87,3 +87,26 @@ TEST(Config, DescribeDefaultsListsEveryKey) {
   for (const char* key : {"model.d_model", "model.mixer", "train.lr", "train.seed", "data.val_fraction", "model.rot.variant"})
     EXPECT_NE(d.find(key), std::string::npos) << key;
 }
+
+#include <fstream>
+#include <sstream>
+
+// The README's config table is the documentation users read: every key with its current default.
+TEST(Config, ReadmeTableMatchesTheDefaults) {
+  std::ifstream in(std::string(SPECTRAL_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(in) << "README.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  std::istringstream lines(describe_defaults());
+  std::string line;
+  int keys = 0;
+  while (std::getline(lines, line)) {
+    const auto eq = line.find(" = ");
+    if (line.empty() || line[0] == ' ' || eq == std::string::npos) continue;
+    const std::string row = "| `" + line.substr(0, eq) + "` | `" + line.substr(eq + 3) + "` |";
+    EXPECT_NE(readme.find(row), std::string::npos) << "README lacks the row " << row;
+    keys++;
+  }
+  EXPECT_GT(keys, 25);
+}
