@@ -88,3 +88,35 @@ TEST(Model, RotVariantsInAHybridStack) {
     EXPECT_LT(model_causality_leak(big, 11, 100, 50), 1e-5) << variant;
   }
 }
+
+// Batch rows are independent: changing one token of sequence 1 moves nothing in sequences 0 and 2,
+// and nothing before it in sequence 1 (at training-like sizes, where the threaded paths run).
+TEST(Model, BatchRowsAreIndependentAndCausalForEveryMixer) {
+  for (auto mixers : std::vector<std::vector<std::string>>{{"fft", "fft"}, {"attention"}, {"local"}, {"rot"}}) {
+    auto cfg = tiny_model_config(mixers, 64, 4, 128);
+    cfg.local.window = 16;
+    const int B = 3, T = 128, V = 13, t0 = 70;
+    Model<float> model(cfg, V);
+    model.init(9);
+    std::mt19937 rng(10);
+    auto tok = random_tokens((size_t)B * T, V, rng);
+    model.forward(tok.data(), nullptr, B, T);
+    std::vector<float> a(model.logits(), model.logits() + (size_t)B * T * V);
+    tok[(size_t)1 * T + t0] = (tok[(size_t)1 * T + t0] + 1) % V;
+    model.forward(tok.data(), nullptr, B, T);
+    double scale = 1e-30, other = 0, before = 0, at = 0;
+    for (float v : a) scale = std::max(scale, (double)std::fabs(v));
+    for (int b = 0; b < B; b++)
+      for (int t = 0; t < T; t++)
+        for (int v = 0; v < V; v++) {
+          const size_t i = ((size_t)b * T + t) * V + v;
+          const double diff = std::fabs(a[i] - model.logits()[i]);
+          if (b != 1) other = std::max(other, diff);
+          else if (t < t0) before = std::max(before, diff);
+          else if (t == t0) at = std::max(at, diff);
+        }
+    EXPECT_LT(other / scale, 1e-6) << mixers[0];
+    EXPECT_LT(before / scale, 1e-5) << mixers[0];
+    EXPECT_GT(at / scale, 1e-4) << mixers[0];
+  }
+}
