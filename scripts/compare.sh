@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# compare.sh BUDGET_MINUTES [CONTEXT]: trains attention, fft, each rot variant, local and the hybrid
+# for the same wall-clock budget (train.time_limit_s) from the configs in configs/, at the given
+# context (default 256), evaluates each best checkpoint on the validation split, and writes
+# runs/compare-<budget>m-ctx<context>/table.md (parameters, tokens seen, tokens/s, val loss, bpc)
+# and plot.png (every run's validation loss against wall time).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+budget="${1:?usage: compare.sh BUDGET_MINUTES [CONTEXT]}"
+context="${2:-256}"
+bin="$root/build/spectral"
+[ -x "$bin" ] || BUILD_DIR="$root/build" "$root/scripts/build.sh"
+data="$("$root/scripts/fetch_data.sh")"
+out="$root/runs/compare-${budget}m-ctx${context}"
+mkdir -p "$out"
+limit=$(awk -v m="$budget" 'BEGIN { printf "%d", m * 60 }')
+# at long contexts keep tokens per step constant (16 x 256) so every mixer sees the same batch size in tokens
+batch=$(( 4096 / context )); [ "$batch" -ge 1 ] || batch=1
+runs=(attention fft rot-lowrank rot-headphase rot-dynamic local hybrid)
+echo "| mixer | parameters | tokens seen | tokens/s | val loss (nats/char) | bpc |" > "$out/table.md"
+echo "|---|---|---|---|---|---|" >> "$out/table.md"
+for name in "${runs[@]}"; do
+  dir="$out/$name"
+  echo "== $name: ${budget} min, context $context" >&2
+  "$bin" train --config "$root/configs/$name.json" --out "$dir" --no-progress \
+    --set data.path="$data" --set train.time_limit_s="$limit" --set train.steps=100000 \
+    --set model.context="$context" --set train.batch_size="$batch" --set train.eval_interval=100 \
+    2> "$dir.log" || { echo "$name failed, see $dir.log" >&2; continue; }
+  params=$(grep -o 'model: [0-9]* parameters' "$dir.log" | grep -o '[0-9]*')
+  last=$(grep '"tokens_per_s"' "$dir/metrics.jsonl" | tail -1)
+  steps=$(echo "$last" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["step"])')
+  tps=$(echo "$last" | /usr/bin/python3 -c 'import json,sys; print(round(json.load(sys.stdin)["tokens_per_s"]))')
+  ev=$("$bin" eval --checkpoint "$dir/best.safetensors" --text "$data" --split val --json)
+  loss=$(echo "$ev" | /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["loss"])')
+  bpc=$(echo "$ev" | /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["bpc"])')
+  echo "| $name | $params | $(( steps * batch * context )) | $tps | $loss | $bpc |" >> "$out/table.md"
+done
+dirs=()
+for name in "${runs[@]}"; do [ -f "$out/$name/metrics.jsonl" ] && dirs+=("$out/$name"); done
+/usr/bin/python3 "$root/scripts/plot_loss.py" "$out/plot.png" "${dirs[@]}" >/dev/null
+cat "$out/table.md"
+echo "plot: $out/plot.png"
