@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
-# test.sh: installs what is missing, builds, and runs the whole test suite with CTest.
+# test.sh [--sanitize]: installs what is missing, builds, and runs the whole test suite with CTest.
 # Tests that need real text use the Tiny Shakespeare copy that scripts/fetch_data.sh provides.
+# --sanitize builds with AddressSanitizer + UndefinedBehaviorSanitizer (-DSPECTRAL_SANITIZE=ON)
+# into build-sanitize/ and runs the same suite there; any finding fails the test that hit it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+sanitize=0
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitize=1 ;;
+    *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
+  esac
+done
 "$root/scripts/install_deps.sh"
-BUILD_DIR="$root/build" "$root/scripts/build.sh"
+if [ $sanitize -eq 1 ]; then
+  build="$root/build-sanitize"
+  BUILD_DIR="$build" "$root/scripts/build.sh" -DSPECTRAL_SANITIZE=ON
+  # leaks are findings too; UBSan stops at the first report (-fno-sanitize-recover) with a stack
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+else
+  build="$root/build"
+  BUILD_DIR="$build" "$root/scripts/build.sh"
+fi
 if data="$("$root/scripts/fetch_data.sh")"; then
   export SPECTRAL_TEST_TEXT="$data"
 else
   echo "test.sh: no Tiny Shakespeare text; tests that need it are skipped" >&2
 fi
-cd "$root/build"
+cd "$build"
 ctest --output-on-failure -j2 --timeout 900

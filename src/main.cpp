@@ -27,13 +27,14 @@ int main(int argc, char** argv) {
   // logs on stderr so that stdout stays clean for samples and --json
   spdlog::set_default_logger(spdlog::stderr_color_mt("spectral"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
-  CLI::App app{"spectral: attention-free character language models on a CPU (train, sample, eval)"};
+  CLI::App app{"spectral: attention-free character language models on a CPU (train, sample, eval, bench)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "spectral 0.1");
-  spectral::Action train, sample, eval;
+  spectral::Action train, sample, eval, bench;
   auto* t = spectral::add_train_command(app, &train);
   auto* s = spectral::add_sample_command(app, &sample);
   auto* e = spectral::add_eval_command(app, &eval);
+  auto* b = spectral::add_bench_command(app, &bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& err) {
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     if (t->parsed()) return train();
     if (s->parsed()) return sample();
     if (e->parsed()) return eval();
+    if (b->parsed()) return bench();
   } catch (const spectral::ConfigError& err) {
     std::fprintf(stderr, "error: %s\n", err.what());
     return 2;

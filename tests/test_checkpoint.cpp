@@ -115,3 +115,46 @@ TEST(Checkpoint, RejectsTensorsThatDisagreeWithTheConfig) {
   rewrite(dir.file("vocab.safetensors"), [](SafetensorsFile& g) { g.metadata["vocab"] = "[97,98]"; });
   EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(dir.file("vocab.safetensors")); }), "wte"));
 }
+
+// A config in the metadata may ask for any size; the file's tensors are checked against the layout
+// it implies before a model of that size is allocated, so a hostile file costs no more memory than
+// its own bytes (before, a 16M-wide config was allocated in full and only then found wrong).
+TEST(Checkpoint, HugeConfigIsRejectedBeforeAnythingIsAllocated) {
+  ScratchDir dir;
+  Config cfg = small_config({"fft"});
+  const Vocab vocab = abc_vocab();
+  Model<float> model(cfg.model, vocab.size());
+  model.init(1);
+  const std::string path = dir.file("ck.safetensors");
+  save_checkpoint(path, model, cfg, vocab, 1, nullptr);
+  const SafetensorsFile f = read_safetensors(path);
+  auto with_model = [&](const std::string& name, auto&& edit) {
+    SafetensorsFile g = f;
+    auto j = nlohmann::json::parse(g.metadata["config"]);
+    edit(j["model"]);
+    g.metadata["config"] = j.dump();
+    std::vector<TensorRef> refs;
+    for (auto& [n, t] : g.tensors) refs.push_back({n, t.shape, t.data.data()});
+    write_safetensors(dir.file(name), refs, g.metadata);
+    return dir.file(name);
+  };
+  // 2^24 wide: wte alone would be 11 x 16M floats
+  std::string p = with_model("wide.safetensors", [](nlohmann::json& m) {
+    m["d_model"] = 1 << 24;
+    m["n_heads"] = 1;
+    m["mlp_ratio"] = 1;
+  });
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(p); }), "tensor wte has shape [11,16], the config needs [11,16777216]"));
+  // a context of 2^24 without learned positions: the fft kernels would be 16 x 16M
+  p = with_model("long.safetensors", [](nlohmann::json& m) {
+    m["context"] = 1 << 24;
+    m["pos_emb"] = "none";
+  });
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(p); }), "tensor layers.0.mixer.kernel has shape [16,32], the config needs [16,16777216]"));
+  // 60000 layers: refused by counting the file's tensors, before the layout is built
+  p = with_model("deep.safetensors", [](nlohmann::json& m) {
+    m["n_layers"] = 60000;
+    m["mixer"] = "fft";
+  });
+  EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(p); }), "the config has 60000 layers but the file holds only"));
+}

@@ -32,15 +32,6 @@ struct Workspace {
   }
 };
 
-std::vector<json> read_jsonl(const std::string& path) {
-  std::vector<json> rows;
-  std::istringstream in(slurp(path));
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) rows.push_back(json::parse(line));
-  return rows;
-}
-
 }  // namespace
 
 TEST(Cli, TrainSampleEvalEndToEnd) {

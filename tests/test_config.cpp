@@ -110,3 +110,47 @@ TEST(Config, ReadmeTableMatchesTheDefaults) {
   }
   EXPECT_GT(keys, 25);
 }
+
+// Found by fuzz_config: nlohmann reports 1e400 as out_of_range, not parse_error, and it escaped
+// read_json_file and --set as an uncaught exception (exit 1 instead of a ConfigError, exit 2).
+TEST(Config, NumbersBeyondADoubleAreConfigErrors) {
+  const std::string path = ::testing::TempDir() + "/spectral_huge_number.json";
+  {
+    std::ofstream(path) << R"({"train": {"lr": 1e400}})";
+  }
+  EXPECT_THROW(read_json_file(path), ConfigError);
+  json j = json::object();
+  try {
+    apply_override(j, "train.lr=1e400");
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not fit in a double"), std::string::npos) << e.what();
+  }
+  // integers beyond int64 arrive as unsigned: out of range, not wrapped to -1
+  EXPECT_NE(error_of(json::parse(R"({"train": {"steps": 18446744073709551615}})")).find("train.steps: integer out of range"),
+            std::string::npos);
+}
+
+TEST(Config, MessagesStayOnOneLineWhateverTheInput) {
+  for (const json& j : {json{{"model\nx", 1}}, json{{"model", {{"mixer", "a\nb"}}}}, json{{"model", {{"pos_emb", "x\ry"}}}},
+                        json{{"train", {{"steps", json::array({json::array({json::array()})})}}}}}) {
+    const std::string e = error_of(j);
+    EXPECT_FALSE(e.empty()) << j.dump();
+    EXPECT_EQ(e.find_first_of("\r\n"), std::string::npos) << e;
+  }
+  json j = json::object();
+  EXPECT_THROW(apply_override(j, "data.path=\xff\xfe"), ConfigError);  // config.json could not hold it
+  json list = json::array();
+  EXPECT_THROW(apply_override(list, "train.steps=3"), ConfigError);  // not a crash of nlohmann
+}
+
+// rot's rank rules apply only to configs with a rot layer; a rot layer whose rank resolves to 0 is a
+// config error, not an exception from the model's constructor (exit 1).
+TEST(Config, RotRulesOnlyWithRotLayers) {
+  EXPECT_EQ(error_of(json{{"model", {{"d_model", 8}, {"n_heads", 8}, {"mixer", "fft"}}}}), "");
+  EXPECT_NE(error_of(json{{"model", {{"d_model", 8}, {"n_heads", 8}, {"mixer", "rot"}}}}).find("model.rot.rank"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"model", {{"d_model", 3}, {"n_heads", 1}, {"mixer", "rot"}}}}).find("0 means d_model/4"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"model", {{"d_model", 1 << 25}}}}).find("model too large"), std::string::npos);
+}

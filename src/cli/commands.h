@@ -14,6 +14,8 @@ using Action = std::function<int()>;
 CLI::App* add_train_command(CLI::App& app, Action* action);
 CLI::App* add_sample_command(CLI::App& app, Action* action);
 CLI::App* add_eval_command(CLI::App& app, Action* action);
+// `bench mixers | train | sample` (src/bench/): one action for the family, dispatching on the nested subcommand.
+CLI::App* add_bench_command(CLI::App& app, Action* action);
 
 // --threads N on a subcommand (default 0 = all cores), applied through util/threads before running.
 void add_threads_option(CLI::App* sub, int* threads);

@@ -1,48 +1,91 @@
-// train_command: `spectral train --config FILE [--set key=value ...] [--out DIR]`.
+// train_command: `spectral train --config FILE [--set key=value ...] [--out DIR]`, and
+// `spectral train --resume DIR [--set key=value ... --allow-changes]`. SIGINT/SIGTERM stop the run
+// after the current step with a checkpoint; the exit code is then 128 + the signal (130, 143).
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 
 #include "cli/commands.h"
 #include "config/config.h"
+#include "train/resume.h"
 #include "train/trainer.h"
+#include "util/stop_signal.h"
 #include "util/threads.h"
 
 namespace spectral {
 
 CLI::App* add_train_command(CLI::App& app, Action* action) {
   struct Args {
-    std::string config_path, out_dir = "runs/latest";
+    std::string config_path, out_dir = "runs/latest", resume_dir;
     std::vector<std::string> sets;
-    int threads = 0;
-    bool no_progress = false, help_config = false;
+    int threads = 0, stop_at = 0;
+    bool no_progress = false, help_config = false, allow_changes = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* sub = app.add_subcommand("train", "Train a model from a JSON config");
-  sub->add_option("--config", args->config_path, "JSON config file (sections model, train, data); keys not given keep their defaults");
+  CLI::App* sub = app.add_subcommand("train", "Train a model from a JSON config, or resume a run");
+  auto* config = sub->add_option("--config", args->config_path,
+                                 "JSON config file (sections model, train, data); keys not given keep their defaults");
   sub->add_option("--set", args->sets, "Override a config key: --set train.steps=100 (repeatable; value read as JSON, else string)")
       ->take_all()
       ->allow_extra_args(false);
-  sub->add_option("--out", args->out_dir, "Output directory: config.json, metrics.jsonl, last/best.safetensors")
-      ->capture_default_str();
+  auto* out = sub->add_option("--out", args->out_dir, "Output directory: config.json, metrics.jsonl, last/best.safetensors")
+                  ->capture_default_str();
+  auto* resume = sub->add_option("--resume", args->resume_dir,
+                                 "Continue the run in DIR from DIR/last.safetensors (its config, weights, optimizer, "
+                                 "step, RNG); metrics.jsonl is appended");
+  resume->excludes(config)->excludes(out);
+  sub->add_flag("--allow-changes", args->allow_changes,
+                "With --resume: let --set change the run's config (train.* and data.*; warns)")
+      ->needs(resume);
+  sub->add_option("--stop-at", args->stop_at,
+                  "Stop after this step with a checkpoint, as if interrupted (0 = run to train.steps)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-progress", args->no_progress, "No progress line on stderr");
   sub->add_flag("--help-config", args->help_config, "Print every config key with its default and meaning, then exit");
   add_threads_option(sub, &args->threads);
-  *action = [args]() -> int {
+  *action = [args, resume]() -> int {
     if (args->help_config) {
       std::cout << describe_defaults();
       return 0;
     }
-    nlohmann::json j = args->config_path.empty() ? nlohmann::json::object() : read_json_file(args->config_path);
-    for (const auto& s : args->sets) apply_override(j, s);
-    const Config cfg = config_from_json(j);
-    set_threads(args->threads);
     TrainOptions opt;
-    opt.out_dir = args->out_dir;
     opt.progress = !args->no_progress;
+    opt.stop_at = args->stop_at;
+    Config cfg;
+    ResumePlan plan;
+    if (resume->count()) {
+      plan = plan_resume(args->resume_dir, args->sets, args->allow_changes);
+      cfg = plan.config;
+      opt.out_dir = args->resume_dir;
+      opt.resume = &plan;
+      if (plan.state.step >= cfg.train.steps) {
+        spdlog::info("the run in {} is complete ({} of {} steps); to train longer: --resume {} --allow-changes --set "
+                     "train.steps=N",
+                     args->resume_dir, plan.state.step, cfg.train.steps, args->resume_dir);
+        return 0;
+      }
+    } else {
+      nlohmann::json j = args->config_path.empty() ? nlohmann::json::object() : read_json_file(args->config_path);
+      for (const auto& s : args->sets) apply_override(j, s);
+      cfg = config_from_json(j);
+      opt.out_dir = args->out_dir;
+    }
+    set_threads(args->threads);
+    install_stop_handlers();
+    opt.stop_signal = stop_requested();
     const TrainSummary s = run_training(cfg, opt);
-    spdlog::info("done: {} steps in {:.1f}s, {:.0f} tokens/s, best val loss {:.4f}, checkpoints in {}", s.steps_done,
-                 s.elapsed_s, s.tokens_per_s, s.best_val_loss, args->out_dir);
+    if (s.stopped_by_signal) {
+      spdlog::warn("interrupted at step {} of {}; resume with: spectral train --resume {}", s.steps_done, cfg.train.steps,
+                   opt.out_dir);
+      return 128 + s.stopped_by_signal;
+    }
+    spdlog::info("{}: {} steps in {:.1f}s, {:.0f} tokens/s, best val loss {:.4f}{}, checkpoints in {}",
+                 s.complete ? "done" : "stopped", s.steps_done, s.elapsed_s, s.tokens_per_s, s.best_val_loss,
+                 s.skipped ? ", " + std::to_string(s.skipped) + " steps skipped" : std::string(), opt.out_dir);
+    if (!s.complete)
+      spdlog::info("{} of {} steps done; continue with: spectral train --resume {}", s.steps_done, cfg.train.steps,
+                   opt.out_dir);
     return 0;
   };
   return sub;

@@ -4,6 +4,7 @@
 #include "config/config.h"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -15,6 +16,27 @@ namespace spectral {
 const std::vector<std::string> kMixerNames = {"fft", "rot", "attention", "local"};
 
 namespace {
+
+// A user's string for a one-line message: JSON-quoted (control characters escaped), cut to 60.
+std::string quoted(const std::string& s) {
+  std::string q = nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return q.size() > 60 ? q.substr(0, 56) + "...\"" : q;
+}
+
+// A key path or --set argument for a one-line message: control characters shown as \xNN.
+std::string clean(const std::string& s) {
+  std::string out;
+  char buf[8];
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) {
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
 
 using Ref = std::variant<int*, double*, bool*, std::string*, std::vector<std::string>*>;
 using Value = std::variant<int, double, bool, std::string, std::vector<std::string>>;
@@ -63,6 +85,10 @@ std::vector<Field> fields(Config& c) {
       {"train.time_limit_s", &c.train.time_limit_s, 0.0,
        "stop (evaluate and save) once this many seconds have passed; 0 = no limit"},
       {"train.seed", &c.train.seed, 1337, "seed for initialization and batch sampling"},
+      {"train.on_nonfinite", &c.train.on_nonfinite, std::string("stop"),
+       "non-finite loss or gradient norm: stop (exit 3, last good checkpoint kept) | skip (no update, warn, count)"},
+      {"train.skip_limit", &c.train.skip_limit, 10,
+       "on_nonfinite = skip: stop anyway after this many skipped steps in a row; 0 = never"},
       // data
       {"data.path", &c.data.path, std::string("data/tinyshakespeare/input.txt"), "UTF-8 training text"},
       {"data.val_fraction", &c.data.val_fraction, 0.1, "last fraction of the text held out for validation"},
@@ -89,15 +115,30 @@ std::string json_kind(const nlohmann::json& v) {
   return "an object";
 }
 
+// A value for a one-line message: scalars as JSON (cut to 40 characters), containers by kind only
+// (dumping them could recurse as deep as the input nests).
+std::string short_json(const nlohmann::json& v) {
+  if (v.is_structured()) return v.is_array() ? "a list" : "an object";
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
 // Assigns a JSON value to a field, checking its type.
 void assign(const Field& f, const nlohmann::json& v) {
   const std::string where = std::string("config key ") + f.path + ": ";
-  auto bad = [&] { return ConfigError(where + "expected " + type_name(f.ref) + ", got " + json_kind(v) + " (" + v.dump() + ")"); };
+  auto bad = [&] {
+    return ConfigError(where + "expected " + type_name(f.ref) + ", got " + json_kind(v) +
+                       (v.is_structured() ? "" : " (" + short_json(v) + ")"));
+  };
   switch (f.ref.index()) {
     case 0: {
-      if (v.is_number_integer() || v.is_number_unsigned()) {
-        auto x = v.get<long long>();
-        if (x < INT32_MIN || x > INT32_MAX) throw ConfigError(where + "integer out of range: " + v.dump());
+      if (v.is_number_unsigned()) {
+        const auto x = v.get<uint64_t>();
+        if (x > static_cast<uint64_t>(INT32_MAX)) throw ConfigError(where + "integer out of range: " + short_json(v));
+        *std::get<0>(f.ref) = static_cast<int>(x);
+      } else if (v.is_number_integer()) {
+        const auto x = v.get<long long>();
+        if (x < INT32_MIN || x > INT32_MAX) throw ConfigError(where + "integer out of range: " + short_json(v));
         *std::get<0>(f.ref) = static_cast<int>(x);
       } else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 2e9) {
         *std::get<0>(f.ref) = static_cast<int>(v.get<double>());
@@ -161,10 +202,10 @@ void load_object(Config& c, const std::map<std::string, Field>& by_path, const n
       if (p.rfind(path + ".", 0) == 0) is_section = true;
     if (is_section) {
       if (!it.value().is_object())
-        throw ConfigError("config key " + path + ": expected an object (a section), got " + json_kind(it.value()));
+        throw ConfigError("config key " + clean(path) + ": expected an object (a section), got " + json_kind(it.value()));
       load_object(c, by_path, it.value(), path);
     } else {
-      throw ConfigError("config key " + path + ": unknown key");
+      throw ConfigError("config key " + clean(path) + ": unknown key");
     }
   }
 }
@@ -196,35 +237,45 @@ nlohmann::json read_json_file(const std::string& path) {
   ss << in.rdbuf();
   try {
     return nlohmann::json::parse(ss.str(), nullptr, true, /*ignore_comments=*/false);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
     throw ConfigError("config file " + path + ": not valid JSON (" + e.what() + ")");
   }
 }
 
 void apply_override(nlohmann::json& j, const std::string& assignment) {
+  const std::string where = "--set " + clean(assignment) + ": ";
   const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw ConfigError("--set " + assignment + ": expected key=value, e.g. --set train.steps=100");
+  if (eq == std::string::npos || eq == 0) throw ConfigError(where + "expected key=value, e.g. --set train.steps=100");
+  if (!j.is_object()) throw ConfigError(where + "the config is " + json_kind(j) + ", not a JSON object");
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::out_of_range&) {
+    throw ConfigError(where + "the number does not fit in a double");
   } catch (const nlohmann::json::parse_error&) {
     value = text;  // not JSON: a plain string
+    // JSON text (config.json, checkpoints) holds only UTF-8; dump() would throw later
+    try {
+      (void)value.dump();
+    } catch (const nlohmann::json::type_error&) {
+      throw ConfigError(where + "the value is not valid UTF-8");
+    }
   }
   nlohmann::json* node = &j;
   std::stringstream parts(path);
   std::string part, walked;
   std::vector<std::string> keys;
   while (std::getline(parts, part, '.')) {
-    if (part.empty()) throw ConfigError("--set " + assignment + ": empty component in key path \"" + path + "\"");
+    if (part.empty()) throw ConfigError(where + "empty component in key path \"" + clean(path) + "\"");
     keys.push_back(part);
   }
+  if (path.back() == '.') throw ConfigError(where + "empty component in key path \"" + clean(path) + "\"");
   for (size_t i = 0; i + 1 < keys.size(); i++) {
     walked += (walked.empty() ? "" : ".") + keys[i];
     if (!node->contains(keys[i])) (*node)[keys[i]] = nlohmann::json::object();
     node = &(*node)[keys[i]];
-    if (!node->is_object()) throw ConfigError("--set " + assignment + ": " + walked + " is not a section");
+    if (!node->is_object()) throw ConfigError(where + clean(walked) + " is not a section");
   }
   (*node)[keys.back()] = value;
 }
@@ -255,6 +306,12 @@ void validate(const Config& c) {
   positive("model.context", m.context);
   if (m.context < 2) throw ConfigError("config key model.context: must be at least 2, got " + std::to_string(m.context));
   positive("model.mlp_ratio", m.mlp_ratio);
+  // Sizes whose products index tensors must stay far from int overflow (shapes are ints).
+  constexpr int64_t kMaxDim = int64_t(1) << 24;
+  if (m.d_model > kMaxDim || m.context > kMaxDim || int64_t(m.mlp_ratio) * m.d_model > kMaxDim ||
+      int64_t(m.rot.rank) > kMaxDim || m.n_layers > 65536)
+    throw ConfigError("config: model too large (d_model, context, mlp_ratio * d_model and rot.rank must be at most " +
+                      std::to_string(kMaxDim) + ", n_layers at most 65536)");
   if (m.d_model % m.n_heads != 0)
     throw ConfigError("config key model.d_model: " + std::to_string(m.d_model) + " is not divisible by model.n_heads = " +
                       std::to_string(m.n_heads));
@@ -265,19 +322,24 @@ void validate(const Config& c) {
     bool known = false;
     for (const auto& n : kMixerNames) known |= (n == m.mixer[i]);
     if (!known)
-      throw ConfigError("config key model.mixer[" + std::to_string(i) + "]: unknown mixer \"" + m.mixer[i] +
-                        "\" (known: fft, rot, attention, local)");
+      throw ConfigError("config key model.mixer[" + std::to_string(i) + "]: unknown mixer " + quoted(m.mixer[i]) +
+                        " (known: fft, rot, attention, local)");
   }
   if (m.pos_emb != "learned" && m.pos_emb != "none")
-    throw ConfigError("config key model.pos_emb: expected \"learned\" or \"none\", got \"" + m.pos_emb + "\"");
+    throw ConfigError("config key model.pos_emb: expected \"learned\" or \"none\", got " + quoted(m.pos_emb));
   positive("model.fft.decay_min", m.fft.decay_min);
   positive("model.fft.decay_max", m.fft.decay_max);
   if (m.fft.kernel_std < 0) throw ConfigError("config key model.fft.kernel_std: must be >= 0");
   if (m.rot.variant != "lowrank" && m.rot.variant != "headphase" && m.rot.variant != "dynamic")
-    throw ConfigError("config key model.rot.variant: expected lowrank, headphase or dynamic, got \"" + m.rot.variant + "\"");
+    throw ConfigError("config key model.rot.variant: expected lowrank, headphase or dynamic, got " + quoted(m.rot.variant));
   if (m.rot.rank < 0) throw ConfigError("config key model.rot.rank: must be >= 0 (0 = d_model/4)");
   const int rank = m.rot.rank ? m.rot.rank : m.d_model / 4;
-  if (rank % m.n_heads != 0)
+  bool has_rot = false;
+  for (const auto& name : m.mixer) has_rot |= name == "rot";
+  if (has_rot && m.rot.variant == "lowrank" && rank < 1)
+    throw ConfigError("config key model.rot.rank: 0 means d_model/4, which is 0 for model.d_model = " +
+                      std::to_string(m.d_model) + "; give a rank >= 1");
+  if (has_rot && rank % m.n_heads != 0)
     throw ConfigError("config key model.rot.rank: " + std::to_string(rank) + " is not divisible by model.n_heads = " +
                       std::to_string(m.n_heads));
   positive("model.local.window", m.local.window);
@@ -295,6 +357,9 @@ void validate(const Config& c) {
   positive("train.eval_batches", t.eval_batches);
   positive("train.log_interval", t.log_interval);
   if (t.time_limit_s < 0) throw ConfigError("config key train.time_limit_s: must be >= 0 (0 = no limit)");
+  if (t.on_nonfinite != "stop" && t.on_nonfinite != "skip")
+    throw ConfigError("config key train.on_nonfinite: expected \"stop\" or \"skip\", got " + quoted(t.on_nonfinite));
+  if (t.skip_limit < 0) throw ConfigError("config key train.skip_limit: must be >= 0 (0 = never stop)");
   if (c.data.path.empty()) throw ConfigError("config key data.path: empty");
   if (!(c.data.val_fraction > 0 && c.data.val_fraction < 1))
     throw ConfigError("config key data.val_fraction: must be in (0, 1)");

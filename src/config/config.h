@@ -60,6 +60,8 @@ struct TrainConfig {
   int log_interval;
   double time_limit_s;
   int seed;
+  std::string on_nonfinite;  // stop | skip
+  int skip_limit;            // skip: stop after this many skipped steps in a row; 0 = never
 };
 
 struct DataConfig {

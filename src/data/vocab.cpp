@@ -85,6 +85,8 @@ Vocab Vocab::from_json_string(std::string_view text, std::string_view where) {
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(std::string(where) + ": not valid JSON (error at byte " + std::to_string(e.byte) +
                      "); expected an array of code points");
+  } catch (const nlohmann::json::exception&) {  // a number too large for a double
+    throw InputError(std::string(where) + ": not valid JSON (a number out of range); expected an array of code points");
   }
   return from_json(j, where);
 }

@@ -1,7 +1,7 @@
 // checkpoint: save/load of model + metadata (+ optimizer state) through io/safetensors.
 #include "io/checkpoint.h"
 
-#include <set>
+#include <cstdio>
 
 #include "io/safetensors.h"
 #include "util/errors.h"
@@ -14,6 +14,21 @@ std::string shape_str(const std::vector<int>& s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); i++) r += (i ? "," : "") + std::to_string(s[i]);
   return r + "]";
+}
+
+// Bytes from a hostile file made safe for a one-line message.
+std::string printable(const std::string& s) {
+  std::string out;
+  char buf[8];
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    }
+  }
+  return out.size() > 80 ? out.substr(0, 77) + "..." : out;
 }
 
 const std::string& meta(const SafetensorsFile& f, const std::string& key, const std::string& path) {
@@ -50,24 +65,27 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   auto fmt = f.metadata.find("format");
   if (fmt == f.metadata.end() || fmt->second != kCheckpointFormat)
     throw InputError(where + ": not a spectral checkpoint (metadata \"format\" is " +
-                     (fmt == f.metadata.end() ? std::string("missing") : "\"" + fmt->second + "\"") + ")");
+                     (fmt == f.metadata.end() ? std::string("missing") : "\"" + printable(fmt->second) + "\"") + ")");
   const std::string& ver = meta(f, "format_version", path);
   if (ver != std::to_string(kCheckpointVersion))
-    throw InputError(where + ": format_version " + ver + " is not supported (this build reads " +
+    throw InputError(where + ": format_version " + printable(ver) + " is not supported (this build reads " +
                      std::to_string(kCheckpointVersion) + ")");
   LoadedCheckpoint ck;
   try {
     ck.config = config_from_json(nlohmann::json::parse(meta(f, "config", path)));
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(where + ": metadata config is not valid JSON (" + e.what() + ")");
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(where + ": metadata config is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {  // a number too large for a double
+    throw InputError(where + ": metadata config is not valid JSON (a number out of range)");
   } catch (const ConfigError& e) {
     throw InputError(where + ": metadata config: " + e.what());
   }
   ck.vocab = Vocab::from_json_string(meta(f, "vocab", path), where + " vocab");
-  try {
-    ck.step = std::stoi(meta(f, "step", path));
-  } catch (const std::logic_error&) {
-    throw InputError(where + ": metadata step is not an integer");
+  {
+    const std::string& text = meta(f, "step", path);
+    const bool digits = !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) throw InputError(where + ": metadata step \"" + printable(text) + "\" is not a non-negative integer");
+    ck.step = std::stoi(text);
   }
   if (auto it = f.metadata.find("train_state"); it != f.metadata.end()) {
     try {
@@ -76,32 +94,46 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
       throw InputError(where + ": metadata train_state is not valid JSON");
     }
   }
+  // Check the file against the layout its config implies before allocating that model: a hostile
+  // config may ask for any size, the file's tensors may not. Every layer has at least 6 tensors.
+  size_t n_weights = 0;
+  for (const auto& [name, t] : f.tensors) n_weights += name.rfind("optim.", 0) != 0;
+  if ((size_t)ck.config.model.n_layers * 6 > n_weights)
+    throw InputError(where + ": the config has " + std::to_string(ck.config.model.n_layers) + " layers but the file holds only " +
+                     std::to_string(n_weights) + " weight tensors");
+  const ParamLayout layout = Model<float>::layout_for(ck.config.model, ck.vocab.size());
+  for (const auto& s : layout.specs()) {
+    auto it = f.tensors.find(s.name);
+    if (it == f.tensors.end())
+      throw InputError(where + ": tensor " + s.name + " is missing (the config needs it, shape " + shape_str(s.shape) + ")");
+    if (it->second.shape != s.shape)
+      throw InputError(where + ": tensor " + s.name + " has shape " + shape_str(it->second.shape) + ", the config needs " +
+                       shape_str(s.shape));
+  }
+  for (const auto& [name, t] : f.tensors) {
+    const std::string base = name.rfind("optim.m.", 0) == 0 || name.rfind("optim.v.", 0) == 0 ? name.substr(8) : name;
+    if (!layout.find(base))
+      throw InputError(where + ": unexpected tensor " + printable(name) + " (not part of the configured model)");
+  }
   ck.model = std::make_unique<Model<float>>(ck.config.model, ck.vocab.size());
   Model<float>& m = *ck.model;
-  std::set<std::string> used;
   size_t optim_found = 0;
   ck.m.assign(m.params.size(), 0.f);
   ck.v.assign(m.params.size(), 0.f);
   for (const auto& s : m.layout().specs()) {
-    auto copy = [&](const std::string& name, std::vector<float>& dst, bool required) {
+    auto copy = [&](const std::string& name, std::vector<float>& dst) {
       auto it = f.tensors.find(name);
-      if (it == f.tensors.end()) {
-        if (required) throw InputError(where + ": tensor " + name + " is missing (the config needs it, shape " + shape_str(s.shape) + ")");
-        return false;
-      }
+      if (it == f.tensors.end()) return false;
       if (it->second.shape != s.shape)
         throw InputError(where + ": tensor " + name + " has shape " + shape_str(it->second.shape) + ", the config needs " +
                          shape_str(s.shape));
       std::copy(it->second.data.begin(), it->second.data.end(), dst.begin() + s.offset);
-      used.insert(name);
       return true;
     };
-    copy(s.name, m.params, true);
-    optim_found += copy("optim.m." + s.name, ck.m, false);
-    optim_found += copy("optim.v." + s.name, ck.v, false);
+    copy(s.name, m.params);
+    optim_found += copy("optim.m." + s.name, ck.m);
+    optim_found += copy("optim.v." + s.name, ck.v);
   }
-  for (const auto& [name, t] : f.tensors)
-    if (!used.count(name)) throw InputError(where + ": unexpected tensor " + name + " (not part of the configured model)");
   const size_t n_specs = m.layout().specs().size();
   if (optim_found != 0 && optim_found != 2 * n_specs)
     throw InputError(where + ": optimizer state is incomplete (" + std::to_string(optim_found) + " of " +

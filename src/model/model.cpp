@@ -15,7 +15,18 @@
 namespace spectral {
 
 template <typename T>
-Model<T>::Model(const ModelConfig& cfg, int vocab_size)
+Model<T>::Model(const ModelConfig& cfg, int vocab_size) : Model(cfg, vocab_size, LayoutOnly{}) {
+  params.assign(layout_.total(), T(0));
+  grads.assign(layout_.total(), T(0));
+}
+
+template <typename T>
+ParamLayout Model<T>::layout_for(const ModelConfig& cfg, int vocab_size) {
+  return Model(cfg, vocab_size, LayoutOnly{}).layout_;
+}
+
+template <typename T>
+Model<T>::Model(const ModelConfig& cfg, int vocab_size, LayoutOnly)
     : cfg_(cfg), V_(vocab_size), d_(cfg.d_model), hidden_(cfg.mlp_ratio * cfg.d_model) {
   if (V_ <= 0) throw std::invalid_argument("model: vocabulary is empty");
   const int L = cfg.n_layers;
@@ -39,8 +50,6 @@ Model<T>::Model(const ModelConfig& cfg, int vocab_size)
   }
   lnf_w_ = layout_.add("lnf.weight", {d_}, Init::Ones, 0, false);
   if (!cfg.tie_embeddings) w_lm_ = layout_.add("lm_head", {V_, d_}, Init::Normal, 0.02, true);
-  params.assign(layout_.total(), T(0));
-  grads.assign(layout_.total(), T(0));
 }
 
 template <typename T>

@@ -20,6 +20,9 @@ class Model {
  public:
   Model(const ModelConfig& cfg, int vocab_size);
   Model(const Model&) = delete;
+  // The parameter layout of a config without allocating anything proportional to its size: a
+  // loader checks a file's tensors against it before trusting the file's config with memory.
+  static ParamLayout layout_for(const ModelConfig& cfg, int vocab_size);
   Model& operator=(const Model&) = delete;
 
   const ModelConfig& config() const { return cfg_; }
@@ -76,6 +79,8 @@ class Model {
   std::vector<T> inc_;  // incremental scratch: residual, norm, MLP hidden, logits
   void take_buffers();
   const T* lm_weight() const;
+  struct LayoutOnly {};
+  Model(const ModelConfig& cfg, int vocab_size, LayoutOnly);  // everything but the arenas
 };
 
 }  // namespace spectral

@@ -1,5 +1,7 @@
-// trainer: the training loop. Reads as: load text → vocabulary → split → model → for each step
-// (batch, forward, backward, clip, AdamW) → periodic evaluation, metrics and checkpoints.
+// trainer: the training loop. Reads as: load text → vocabulary → split → output directory → model
+// (fresh, or the resumed checkpoint's weights, moments, RNG and counters) → for each step (batch,
+// forward, backward, clip, AdamW) → periodic evaluation, metrics and checkpoints → stop at the end,
+// at a requested step, at the time limit or on a signal, always with a checkpoint to resume from.
 #include "train/trainer.h"
 
 #include <spdlog/spdlog.h>
@@ -37,36 +39,80 @@ std::string format_duration(double s) {
   return buf;
 }
 
+// A number for a message: "nan", "inf", "-inf" or 4 significant digits.
+std::string number_text(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", x);
+  return buf;
+}
+
+// The output directory exists and is a directory afterwards, or IoError says why not.
+void prepare_output_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw IoError("output directory " + dir + ": exists and is not a directory");
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError("output directory " + dir + ": cannot be created: " + ec.message());
+}
+
 }  // namespace
 
 TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
   const auto& mc = cfg.model;
   const auto& tc = cfg.train;
+  const ResumePlan* resume = opt.resume;
+  const int B = tc.batch_size, T = mc.context;
+
   // data
   const TextData text = load_training_text(cfg.data.path);
   const Split split = split_tokens(text.tokens, cfg.data.val_fraction);
-  if (split.train.size() <= (size_t)mc.context || split.val.size() <= (size_t)mc.context)
-    throw InputError("data " + cfg.data.path + ": " + std::to_string(text.tokens.size()) +
-                     " characters give " + std::to_string(split.train.size()) + " for training and " +
-                     std::to_string(split.val.size()) + " for validation; both must exceed model.context = " +
-                     std::to_string(mc.context));
-  if (split.train.size() < (size_t)tc.batch_size * (mc.context + 1) / 8 + mc.context + 1)
-    spdlog::warn("training text is small ({} characters) for batch_size {} x context {}", split.train.size(),
-                 tc.batch_size, mc.context);
+  const std::string data = "data " + cfg.data.path;
+  if (split.train.size() <= (size_t)T || split.val.size() <= (size_t)T)
+    throw InputError(data + ": " + std::to_string(text.tokens.size()) + " characters give " +
+                     std::to_string(split.train.size()) + " for training and " + std::to_string(split.val.size()) +
+                     " for validation; both must exceed model.context = " + std::to_string(T));
+  if (split.train.size() < (size_t)B * T)
+    throw InputError(data + ": the training part has " + std::to_string(split.train.size()) +
+                     " characters, fewer than one batch (train.batch_size " + std::to_string(B) + " x model.context " +
+                     std::to_string(T) + " = " + std::to_string((size_t)B * T) + ")");
   spdlog::info("data {}: {} characters, vocabulary {}, train {} / val {}", cfg.data.path, text.tokens.size(),
                text.vocab.size(), split.train.size(), split.val.size());
+  const std::string fingerprint = token_fingerprint(text.tokens);
+  if (resume) {
+    const TrainState& was = resume->state;
+    if (text.vocab.code_points() != resume->checkpoint.vocab.code_points())
+      throw InputError("resume: " + data + " has other characters (" + std::to_string(text.vocab.size()) +
+                       " distinct) than the checkpoint's vocabulary (" + std::to_string(resume->checkpoint.vocab.size()) +
+                       "); the model cannot train on it");
+    if (was.data_chars != text.tokens.size() || was.data_fingerprint != fingerprint) {
+      const std::string what = "resume: " + data + " changed since the checkpoint (" +
+                               std::to_string(text.tokens.size()) + " characters, fingerprint " + fingerprint +
+                               "; the checkpoint saw " + std::to_string(was.data_chars) + ", " + was.data_fingerprint + ")";
+      if (!resume->allow_changes) throw InputError(what + ": add --allow-changes to train on it anyway");
+      spdlog::warn("{}", what);
+    }
+  }
 
-  // output directory: fail before training if it cannot be written
-  std::filesystem::create_directories(opt.out_dir);
-  write_text_file_atomic(opt.out_dir + "/config.json", config_to_json(cfg).dump(2) + "\n");
-  const std::string metrics_path = opt.out_dir + "/metrics.jsonl";
-  std::ofstream metrics(metrics_path, std::ios::trunc);
-  if (!metrics) throw InputError("output " + metrics_path + ": cannot be written");
-
+  // model, optimizer, sampler and counters: fresh or resumed
   Model<float> model(mc, text.vocab.size());
-  model.init(static_cast<uint64_t>(tc.seed));
   AdamW opt_state(model.layout(), tc);
   std::mt19937_64 rng(static_cast<uint64_t>(tc.seed) * 0x9E3779B97F4A7C15ull + 1);
+  TrainState st;
+  if (resume) {
+    const LoadedCheckpoint& ck = resume->checkpoint;
+    model.params = ck.model->params;
+    opt_state.m = ck.m;
+    opt_state.v = ck.v;
+    st = resume->state;
+    rng = rng_from_string(st.rng, "checkpoint " + resume->dir + "/last.safetensors");
+  } else {
+    model.init(static_cast<uint64_t>(tc.seed));
+  }
+  st.data_chars = text.tokens.size();
+  st.data_fingerprint = fingerprint;
   spdlog::info("model: {} parameters, mixers [{}], d={}, layers={}, context={}", model.num_params(),
                [&] {
                  std::string s;
@@ -75,84 +121,158 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
                }(),
                mc.d_model, mc.n_layers, mc.context);
 
-  const int B = tc.batch_size, T = mc.context;
-  std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
   TrainSummary sum;
-  sum.best_val_loss = INFINITY;
-  const auto t0 = Clock::now();
-  double train_seconds = 0;  // time in training steps only (tokens/s excludes evaluation)
-  double loss_acc = 0;
-  int loss_n = 0;
-  const bool tty = isatty(STDERR_FILENO);
-  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  sum.first_step = st.step;
+  if (opt.stop_at > 0 && opt.stop_at <= st.step && st.step < tc.steps)
+    throw InputError("--stop-at " + std::to_string(opt.stop_at) + ": the run is already at step " + std::to_string(st.step));
+  if (st.step >= tc.steps) {  // a finished run: nothing to do
+    sum.steps_done = st.step;
+    sum.complete = true;
+    sum.best_val_loss = st.best_val_loss;
+    sum.last_val_loss = st.last_val_loss;
+    sum.skipped = st.skipped;
+    return sum;
+  }
 
+  // output directory: fail before training if it cannot be written
+  const std::string last_path = opt.out_dir + "/last.safetensors";
+  const auto t0 = Clock::now();
+  const double elapsed_before = st.elapsed_s;  // wall time of earlier sessions
+  auto session_elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto elapsed = [&] { return elapsed_before + session_elapsed(); };
+  int last_saved = resume ? st.step : -1;  // step of the newest last.safetensors (-1: none)
+  auto save_last = [&](int step) {
+    st.step = step;
+    st.rng = rng_to_string(rng);
+    st.elapsed_s = elapsed();
+    TrainingState ts{&opt_state.m, &opt_state.v, train_state_to_json(st)};
+    save_checkpoint(last_path, model, cfg, text.vocab, step, &ts);
+    last_saved = step;
+  };
+  prepare_output_dir(opt.out_dir);
+  if (resume && !resume->changes.empty()) save_last(st.step);  // the checkpoint carries the new config first
+  write_text_file_atomic(opt.out_dir + "/config.json", config_to_json(cfg).dump(2) + "\n");
+  const std::string metrics_path = opt.out_dir + "/metrics.jsonl";
+  if (resume) {
+    const size_t dropped = trim_metrics(metrics_path, st.step);
+    if (dropped) spdlog::warn("resume: dropped {} lines of {} written after step {} (or cut short)", dropped, metrics_path, st.step);
+  }
+  std::ofstream metrics(metrics_path, resume ? std::ios::app : std::ios::trunc);
+  if (!metrics) throw IoError("output " + metrics_path + ": cannot be written");
+  if (resume)
+    spdlog::info("resuming {} at step {} of {}", opt.out_dir, st.step, tc.steps);
+
+  std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
+  double session_train_seconds = 0;  // tokens/s and ETA count this session's steps only
+  int session_steps = 0;
+  const bool tty = isatty(STDERR_FILENO);
+
+  auto last_good = [&] {
+    return last_saved >= 0 ? "last good checkpoint: " + last_path + " at step " + std::to_string(last_saved)
+                           : "no checkpoint was written yet; the first is due at step " +
+                                 std::to_string(std::min(tc.eval_interval, tc.steps));
+  };
   auto evaluate_and_save = [&](int step) {
     const double val = validation_loss(model, split.val, B, T, tc.eval_batches);
-    sum.last_val_loss = val;
+    st.last_val_loss = val;
     metrics << nlohmann::json{{"step", step}, {"val_loss", val}, {"elapsed_s", elapsed()}}.dump() << "\n";
     metrics.flush();
-    TrainingState st{&opt_state.m, &opt_state.v,
-                     nlohmann::json{{"step", step}, {"best_val_loss", std::min(sum.best_val_loss, val)}}};
-    save_checkpoint(opt.out_dir + "/last.safetensors", model, cfg, text.vocab, step, &st);
-    if (val < sum.best_val_loss) {
-      sum.best_val_loss = val;
+    // best first: if a crash falls between the two writes, the resumed run redoes this evaluation
+    if (val < st.best_val_loss) {
+      st.best_val_loss = val;
       save_checkpoint(opt.out_dir + "/best.safetensors", model, cfg, text.vocab, step, nullptr);
     }
+    save_last(step);
     if (opt.progress && tty) std::fputs("\n", stderr);
-    spdlog::info("step {}: val loss {:.4f} (best {:.4f}), {:.1f}s", step, val, sum.best_val_loss, elapsed());
+    spdlog::info("step {}: val loss {:.4f} (best {:.4f}), {:.1f}s", step, val, st.best_val_loss, elapsed());
   };
 
-  int step = 0;
-  for (; step < tc.steps; step++) {
+  int step = st.step;
+  while (step < tc.steps) {
     const auto s0 = Clock::now();
     const double lr = learning_rate(tc, step);
     random_batch(x.data(), y.data(), split.train, B, T, rng);
     const double loss = model.forward(x.data(), y.data(), B, T);
-    if (!std::isfinite(loss))
-      throw NumericalError("step " + std::to_string(step + 1) + ": training loss is " + std::to_string(loss) +
-                           "; stopped (last good checkpoint kept in " + opt.out_dir + ")");
-    model.zero_grad();
-    model.backward();
-    const double norm = global_grad_norm(model.grads);
-    if (!std::isfinite(norm))
-      throw NumericalError("step " + std::to_string(step + 1) + ": gradient norm is " + std::to_string(norm) +
-                           "; stopped (last good checkpoint kept in " + opt.out_dir + ")");
-    const double scale = (tc.grad_clip > 0 && norm > tc.grad_clip) ? tc.grad_clip / norm : 1.0;
-    opt_state.update(model.params, model.grads, lr, step + 1, scale);
-    train_seconds += std::chrono::duration<double>(Clock::now() - s0).count();
-    loss_acc += loss;
-    loss_n++;
-    sum.final_train_loss = loss;
-    const int done = step + 1;
-    const double tok_s = double(done) * B * T / train_seconds;
+    double norm = NAN;
+    if (std::isfinite(loss)) {
+      model.zero_grad();
+      model.backward();
+      norm = global_grad_norm(model.grads);
+    }
+    if (std::isfinite(loss) && std::isfinite(norm)) {
+      const double scale = (tc.grad_clip > 0 && norm > tc.grad_clip) ? tc.grad_clip / norm : 1.0;
+      opt_state.update(model.params, model.grads, lr, step + 1, scale);
+      st.loss_sum += loss;
+      st.loss_count++;
+      st.skipped_in_a_row = 0;
+      sum.final_train_loss = loss;
+    } else {
+      const std::string what = "step " + std::to_string(step + 1) + ": " +
+                               (std::isfinite(loss) ? "gradient norm is " + number_text(norm)
+                                                    : "training loss is " + number_text(loss)) +
+                               " (lr " + number_text(lr) + ")";
+      if (tc.on_nonfinite == "stop")
+        throw NumericalError(what + "; stopped (" + last_good() +
+                             "; lower train.lr, or train.on_nonfinite = \"skip\" skips such steps)");
+      st.skipped++;
+      st.skipped_in_a_row++;
+      if (opt.progress && tty) std::fputs("\n", stderr);
+      spdlog::warn("{}; step skipped (no update; {} skipped so far)", what, st.skipped);
+      if (tc.skip_limit > 0 && st.skipped_in_a_row >= tc.skip_limit)
+        throw NumericalError(what + "; stopped after " + std::to_string(st.skipped_in_a_row) +
+                             " skipped steps in a row (train.skip_limit; " + last_good() + ")");
+    }
+    const double dt = std::chrono::duration<double>(Clock::now() - s0).count();
+    st.train_seconds += dt;
+    session_train_seconds += dt;
+    session_steps++;
+    step++;
+    const int done = step;
+    const double tok_s = double(session_steps) * B * T / session_train_seconds;
     if (done % tc.log_interval == 0 || done == tc.steps) {
-      metrics << nlohmann::json{{"step", done}, {"loss", loss_acc / loss_n}, {"lr", lr}, {"grad_norm", norm},
-                                {"tokens_per_s", tok_s}, {"elapsed_s", elapsed()}}
+      const nlohmann::json mean_loss = st.loss_count ? nlohmann::json(st.loss_sum / st.loss_count) : nlohmann::json();
+      metrics << nlohmann::json{{"step", done},          {"loss", mean_loss},  {"lr", lr},
+                                {"grad_norm", std::isfinite(norm) ? nlohmann::json(norm) : nlohmann::json()},
+                                {"skipped", st.skipped}, {"tokens_per_s", tok_s}, {"elapsed_s", elapsed()}}
                      .dump()
               << "\n";
       metrics.flush();
       if (opt.progress) {
-        const double eta = (tc.steps - done) * (train_seconds / done);
-        const double limit_left = tc.time_limit_s > 0 ? tc.time_limit_s - elapsed() : INFINITY;
+        const double eta = (tc.steps - done) * (session_train_seconds / session_steps);
+        const double limit_left = tc.time_limit_s > 0 ? tc.time_limit_s - session_elapsed() : INFINITY;
         std::fprintf(stderr, "%sstep %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %s%s", tty ? "\r" : "", done,
-                     tc.steps, loss_acc / loss_n, lr, tok_s, format_duration(std::min(eta, limit_left)).c_str(),
-                     tty ? "   " : "\n");
+                     tc.steps, st.loss_count ? st.loss_sum / st.loss_count : NAN, lr, tok_s,
+                     format_duration(std::min(eta, limit_left)).c_str(), tty ? "   " : "\n");
         std::fflush(stderr);
       }
-      loss_acc = 0;
-      loss_n = 0;
+      st.loss_sum = 0;
+      st.loss_count = 0;
     }
-    const bool out_of_time = tc.time_limit_s > 0 && elapsed() >= tc.time_limit_s;
-    if (done % tc.eval_interval == 0 || done == tc.steps || out_of_time) evaluate_and_save(done);
-    if (out_of_time) {
-      spdlog::info("time limit of {:.0f}s reached after {} steps", tc.time_limit_s, done);
-      step++;
+    const int signal = opt.stop_signal ? *opt.stop_signal : 0;
+    const bool out_of_time = tc.time_limit_s > 0 && session_elapsed() >= tc.time_limit_s;
+    // a signal skips the evaluation (it may take seconds); the checkpoint below still follows
+    if (!signal && (done % tc.eval_interval == 0 || done == tc.steps || out_of_time)) evaluate_and_save(done);
+    if (signal || out_of_time || (opt.stop_at > 0 && done >= opt.stop_at)) {
+      if (last_saved != done) save_last(done);
+      if (opt.progress && tty) std::fputs("\n", stderr);
+      if (signal) {
+        sum.stopped_by_signal = signal;
+        spdlog::warn("stopped by signal {} after step {}; checkpoint {}", signal, done, last_path);
+      } else if (out_of_time) {
+        spdlog::info("time limit of {:.0f}s reached after {} steps", tc.time_limit_s, done);
+      } else {
+        spdlog::info("stopped after step {} as asked (--stop-at); checkpoint {}", done, last_path);
+      }
       break;
     }
   }
   sum.steps_done = step;
+  sum.complete = step >= tc.steps;
+  sum.skipped = st.skipped;
+  sum.best_val_loss = st.best_val_loss;
+  sum.last_val_loss = st.last_val_loss;
   sum.elapsed_s = elapsed();
-  sum.tokens_per_s = train_seconds > 0 ? double(step) * B * T / train_seconds : 0;
+  sum.tokens_per_s = session_train_seconds > 0 ? double(session_steps) * B * T / session_train_seconds : 0;
   return sum;
 }
 

@@ -1,21 +1,33 @@
 // trainer: one training run — data, model, AdamW, schedule, periodic evaluation, metrics.jsonl,
-// progress line, checkpoints (last.safetensors every evaluation and at the end, best.safetensors at
-// the lowest validation loss).
+// progress line, checkpoints (last.safetensors at every evaluation, at the end and whenever the run
+// stops early; best.safetensors at the lowest validation loss). A run resumes exactly from
+// last.safetensors (train/resume.h), stops cleanly when asked (a signal, a step, a time limit) and
+// stops with NumericalError on a non-finite loss or gradient unless train.on_nonfinite = "skip".
 #pragma once
 
+#include <csignal>
 #include <string>
 
 #include "config/config.h"
+#include "train/resume.h"
 
 namespace spectral {
 
 struct TrainOptions {
   std::string out_dir;      // created if missing; config.json, metrics.jsonl, *.safetensors go here
   bool progress = true;     // progress line on stderr
+  int stop_at = 0;          // stop after this step (checkpoint written, resumable); 0 = run to train.steps
+  // Polled after every step: nonzero (a signal number) stops the run there with a checkpoint.
+  const volatile std::sig_atomic_t* stop_signal = nullptr;
+  const ResumePlan* resume = nullptr;  // continue this run (out_dir must be resume->dir)
 };
 
 struct TrainSummary {
-  int steps_done = 0;
+  int first_step = 0;       // step the run started from (0, or the resumed checkpoint's)
+  int steps_done = 0;       // step reached
+  int skipped = 0;          // steps skipped for non-finite values (whole run)
+  int stopped_by_signal = 0;
+  bool complete = false;    // steps_done == train.steps
   double final_train_loss = 0;
   double best_val_loss = 0;
   double last_val_loss = 0;

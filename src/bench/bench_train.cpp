@@ -1,0 +1,203 @@
+// bench_train: the training step of train/trainer (forward, zero_grad, backward, gradient norm and
+// clip, AdamW) on random tokens, timed step by step; FLOPs counted analytically; the sgemm peak
+// measured through spectral::gemm on the same threads, before and after the steps.
+#include "bench/bench_train.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "model/model.h"
+#include "ops/fft_plan.h"
+#include "ops/rot_scan.h"
+#include "train/adamw.h"
+#include "util/errors.h"
+#include "util/threads.h"
+
+namespace spectral::bench {
+
+// FLOP count of one training step, N = B·T tokens, d = d_model, h = mlp_ratio·d:
+//
+//   dense products: 2·M·N·K per product of (M,K)·(K,N), times 3 for forward + backward (the
+//   backward computes ∂input and ∂weight, each a product of the same size). Per layer:
+//     MLP                      2·N·d·h · 2
+//     fft projections          2·N·d·d · (2, or 3 with the gate)
+//     attention/local          2·N·d·3d + 2·N·d·d
+//     rot lowrank (θ width W)  2·N·d·W + 2·N·d·(Lv·W) + 2·N·W·d
+//     rot headphase            2·N·d·d + 2·N·d·(Lv·H) + 2·N·d·d
+//     rot dynamic              2·N·d·d + 2·N·d·d
+//   plus the LM head 2·N·d·V.
+//   mixer cores (forward + backward, per layer):
+//     attention/local  12·B·d·P, P = Σ_t min(t+1, window) visible (query, key) pairs: forward
+//                      QKᵀ and P·V (2·P·d each), backward four products of the same size.
+//     fft              real FFTs of length Nf = fft_padded_length(T), 2.5·Nf·log2(Nf) each:
+//                      forward B·d r2c + d r2c (kernel) + B·d c2r, backward B·d r2c + B·d c2r + d
+//                      c2r (kernel gradient); spectral products 6 flops per complex bin forward,
+//                      14 backward (two products and an accumulation); skip term 2·B·T·d forward,
+//                      4·B·T·d backward.
+//     rot              E = B·T·W·Lv element-levels: 3·E forward (two multiplies, one add), 10·E
+//                      backward (recomputing the states 3·E, state and phase gradients 7·E);
+//                      dynamic adds its phase dot products, 2·E forward and 4·E backward.
+//   Not counted: elementwise passes (RMSNorm, GELU, residuals, gate products, softmax, sin/cos,
+//   cross-entropy), embeddings, the gradient norm and AdamW — their time is in the step all the same.
+FlopCount count_train_flops(const ModelConfig& mc, int V, int B, int T) {
+  FlopCount f;
+  const double N = double(B) * T, d = mc.d_model, h = double(mc.mlp_ratio) * mc.d_model;
+  const int L = mc.n_layers;
+  const int Lv = rot_levels(mc.context);
+  std::map<std::string, int> per_kind;
+  for (int i = 0; i < L; i++) {
+    const std::string& m = mc.mixer.size() == 1 ? mc.mixer[0] : mc.mixer[i];
+    per_kind[m]++;
+    double proj = 0, core = 0;
+    if (m == "fft") {
+      proj = 2 * N * d * d * (mc.fft.gate ? 3 : 2);
+      const double Nf = fft_padded_length(T), nb = fft_bins(int(Nf));
+      const double per_fft = 2.5 * Nf * std::log2(Nf);
+      const double transforms = (2 * B * d + d) * 2;
+      core = transforms * per_fft + B * d * nb * (6 + 14) + 6 * N * d;
+    } else if (m == "attention" || m == "local") {
+      proj = 2 * N * d * 3 * d + 2 * N * d * d;
+      const int w = m == "attention" ? T : std::min(mc.local.window, T);
+      double pairs = 0;
+      for (int t = 0; t < T; t++) pairs += std::min(t + 1, w);
+      core = 12.0 * B * d * pairs;
+    } else if (m == "rot") {
+      const RotVariant v = rot_variant_from_name(mc.rot.variant);
+      const double W = v == RotVariant::LowRank ? (mc.rot.rank > 0 ? mc.rot.rank : mc.d_model / 4) : d;
+      if (v == RotVariant::LowRank)
+        proj = 2 * N * d * W + 2 * N * d * (Lv * W) + 2 * N * W * d;
+      else if (v == RotVariant::HeadPhase)
+        proj = 2 * N * d * d + 2 * N * d * (double(Lv) * mc.n_heads) + 2 * N * d * d;
+      else
+        proj = 4 * N * d * d;
+      const double E = N * W * Lv;
+      core = (v == RotVariant::Dynamic ? 19 : 13) * E;
+    }
+    f.matmul += 3 * (proj + 2 * N * d * h * 2);
+    f.mixer_core += core;
+  }
+  f.matmul += 3 * 2 * N * d * V;
+  std::string kinds;
+  for (const auto& [k, n] : per_kind) kinds += (kinds.empty() ? "" : ", ") + std::to_string(n) + "x " + k;
+  f.notes.push_back(fmt("dense products (MLP, mixer projections, LM head), 3 x 2·M·N·K: %.3f GFLOP", f.matmul / 1e9));
+  f.notes.push_back(fmt("mixer cores [%s], forward+backward: %.3f GFLOP", kinds.c_str(), f.mixer_core / 1e9));
+  f.notes.push_back("not counted: RMSNorm, GELU, residuals, gates, softmax, sin/cos, cross-entropy, AdamW");
+  return f;
+}
+
+int run_train_bench(const TrainBenchOptions& o) {
+  const ModelConfig& mc = o.cfg.model;
+  const TrainConfig& tc = o.cfg.train;
+  if (o.vocab < 2) throw InputError("bench train: --vocab must be >= 2");
+  if (o.steps < 1 || o.warmup < 0) throw InputError("bench train: --steps must be >= 1 and --warmup >= 0");
+  const int B = tc.batch_size, T = mc.context, V = o.vocab;
+  const int threads = num_threads();
+  std::printf("%s\n", machine_line(threads).c_str());
+
+  Model<float> model(mc, V);
+  model.init(o.seed);
+  AdamW opt(model.layout(), tc);
+  std::string mixers;
+  {
+    std::map<std::string, int> n;
+    std::vector<std::string> order;
+    for (int i = 0; i < mc.n_layers; i++) {
+      std::string m = mc.mixer.size() == 1 ? mc.mixer[0] : mc.mixer[i];
+      if (m == "rot") m += "/" + mc.rot.variant;
+      if (m == "local") m += "/w" + std::to_string(mc.local.window);
+      if (!n[m]++) order.push_back(m);
+    }
+    for (const auto& m : order) mixers += (mixers.empty() ? "" : ", ") + std::to_string(n[m]) + "x " + m;
+  }
+  std::printf("model: %s; d=%d, layers=%d, heads=%d, context T=%d, batch B=%d, vocabulary V=%d (random tokens), "
+              "%zu parameters\n",
+              mixers.c_str(), mc.d_model, mc.n_layers, mc.n_heads, T, B, V, model.num_params());
+  std::printf("step = forward + zero_grad + backward + gradient norm/clip + AdamW (as train/trainer); %d warm-up "
+              "steps, %d timed\n",
+              o.warmup, o.steps);
+  std::fflush(stdout);
+
+  TimingOptions peak_timing;
+  peak_timing.warmup = 2;
+  peak_timing.repeats = 10;
+  peak_timing.min_total_s = 0.3;
+  peak_timing.budget_s = 3;
+  const PeakResult peak_before = measure_sgemm_peak(o.peak_n, peak_timing);
+
+  std::mt19937_64 rng(o.seed * 7919 + 3);
+  std::uniform_int_distribution<int32_t> tok(0, V - 1);
+  std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
+  std::vector<double> fwd_ms, bwd_ms, upd_ms, step_ms;
+  double loss = 0;
+  for (int s = 0; s < o.warmup + o.steps; s++) {
+    for (auto& v : x) v = tok(rng);
+    for (auto& v : y) v = tok(rng);
+    const double t0 = now_seconds();
+    loss = model.forward(x.data(), y.data(), B, T);
+    const double t1 = now_seconds();
+    model.zero_grad();
+    model.backward();
+    const double t2 = now_seconds();
+    const double norm = global_grad_norm(model.grads);
+    const double scale = (tc.grad_clip > 0 && norm > tc.grad_clip) ? tc.grad_clip / norm : 1.0;
+    opt.update(model.params, model.grads, learning_rate(tc, s), s + 1, scale);
+    const double t3 = now_seconds();
+    if (!std::isfinite(loss) || !std::isfinite(norm))
+      throw NumericalError("bench train: non-finite loss or gradient at step " + std::to_string(s + 1));
+    if (s < o.warmup) continue;
+    fwd_ms.push_back(1e3 * (t1 - t0));
+    bwd_ms.push_back(1e3 * (t2 - t1));
+    upd_ms.push_back(1e3 * (t3 - t2));
+    step_ms.push_back(1e3 * (t3 - t0));
+  }
+  const PeakResult peak_after = measure_sgemm_peak(o.peak_n, peak_timing);
+  const double peak = std::max(peak_before.gflops, peak_after.gflops);
+
+  double mean_step = 0;
+  for (double v : step_ms) mean_step += v;
+  mean_step /= step_ms.size();
+  const double med_step = median(step_ms);
+  const double tokens = double(B) * T;
+  const FlopCount fl = count_train_flops(mc, V, B, T);
+  const double gflops = fl.total() / (med_step * 1e-3) / 1e9;
+
+  std::printf("\n");
+  Table t({"figure", "median", "mean", "note"});
+  auto mean = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double e : v) s += e;
+    return s / v.size();
+  };
+  t.add({"ms/step", num(med_step), num(mean_step), ""});
+  t.add({"  forward ms", num(median(fwd_ms)), num(mean(fwd_ms)), "incl. cross-entropy"});
+  t.add({"  backward ms", num(median(bwd_ms)), num(mean(bwd_ms)), "incl. zero_grad"});
+  t.add({"  update ms", num(median(upd_ms)), num(mean(upd_ms)), "gradient norm + AdamW"});
+  t.add({"tokens/s", num(tokens / (med_step * 1e-3)), num(tokens / (mean_step * 1e-3)), fmt("%.0f tokens/step", tokens)});
+  t.add({"GFLOP/step", num(fl.total() / 1e9), "", "counted, see below"});
+  t.add({"achieved GFLOP/s", num(gflops), num(fl.total() / (mean_step * 1e-3) / 1e9), ""});
+  t.add({"sgemm peak GFLOP/s", num(peak), "",
+         fmt("n=%d through spectral::gemm, %d threads: %.1f before, %.1f after the steps", o.peak_n, threads,
+             peak_before.gflops, peak_after.gflops)});
+  t.add({"fraction of peak", fmt("%.1f%%", 100 * gflops / peak), "", ""});
+  t.print(stdout);
+  std::printf("\nFLOPs counted per step:\n");
+  for (const auto& n : fl.notes) std::printf("  %s\n", n.c_str());
+  std::printf("last loss %.4f (random tokens: ~ln V = %.3f)\n", loss, std::log(double(V)));
+  std::printf("load average at the end: %s\n", load_average().c_str());
+
+  Csv csv(o.csv, {"mixers", "d", "layers", "T", "B", "V", "threads", "ms_per_step", "tokens_per_s", "gflop_per_step",
+                  "gflops", "peak_gflops", "fraction_of_peak", "forward_ms", "backward_ms", "update_ms"});
+  std::string mix = mixers;
+  std::replace(mix.begin(), mix.end(), ',', ';');
+  csv.row({"\"" + mix + "\"", std::to_string(mc.d_model), std::to_string(mc.n_layers), std::to_string(T),
+           std::to_string(B), std::to_string(V), std::to_string(threads), fmt("%.6g", med_step),
+           fmt("%.6g", tokens / (med_step * 1e-3)), fmt("%.6g", fl.total() / 1e9), fmt("%.6g", gflops),
+           fmt("%.6g", peak), fmt("%.4f", gflops / peak), fmt("%.6g", median(fwd_ms)), fmt("%.6g", median(bwd_ms)),
+           fmt("%.6g", median(upd_ms))});
+  return 0;
+}
+
+}  // namespace spectral::bench
