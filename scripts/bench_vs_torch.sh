@@ -10,8 +10,9 @@
 # MIXERS ("attention fft rot"), PYTHON (the interpreter with python3-torch; default /usr/bin/python3),
 # TORCH_ENVS (default "default OMP_WAIT_POLICY=PASSIVE"): PyTorch runs once per entry — "default"
 # is its out-of-the-box setting; OMP_WAIT_POLICY=PASSIVE stops its OpenMP threads from spinning,
-# which on a shared, busy 2-core machine is several times faster. The ratio is taken against the
-# fastest PyTorch run, so that it never flatters spectral.
+# which on a shared, busy 2-core machine is several times faster (and is what spectral itself runs
+# with: its main() re-executes itself with a passive policy unless the user set one). The ratio is
+# taken against the fastest PyTorch run, so that it never flatters spectral.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${SPECTRAL_BIN:-$root/build/spectral}"
