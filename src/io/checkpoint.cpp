@@ -16,20 +16,6 @@ std::string shape_str(const std::vector<int>& s) {
   return r + "]";
 }
 
-// Bytes from a hostile file made safe for a one-line message.
-std::string printable(const std::string& s) {
-  std::string out;
-  char buf[8];
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7F) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    }
-  }
-  return out.size() > 80 ? out.substr(0, 77) + "..." : out;
-}
 
 const std::string& meta(const SafetensorsFile& f, const std::string& key, const std::string& path) {
   auto it = f.metadata.find(key);

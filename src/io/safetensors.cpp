@@ -39,20 +39,6 @@ std::string describe_json(const json& j) {
   return s;
 }
 
-// Bytes from a hostile file made safe for a one-line message.
-std::string printable(const std::string& s) {
-  std::string out;
-  char buf[8];
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7F) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 std::string errno_text(int e) { return std::strerror(e); }
 
@@ -198,7 +184,7 @@ json parse_header(const std::string& text, const std::string& path) {
     std::string why = e.what();
     const size_t cut = why.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "
     if (cut != std::string::npos) why = why.substr(cut + 2);
-    throw InputError(path + ": header is not valid JSON: " + printable(why));
+    throw InputError(path + ": header is not valid JSON: " + printable(why, std::string::npos));
   }
   if (!duplicate.empty())
     throw InputError(path + ": header repeats the key " + json_quoted(duplicate) +

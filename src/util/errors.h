@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdexcept>
+#include <string>
 
 namespace spectral {
 
@@ -23,6 +24,10 @@ struct InputError : Error {
 struct IoError : Error {
   using Error::Error;
 };
+
+// Bytes from a hostile file made safe for a one-line message: printable ASCII kept, every other
+// byte as \xHH, cut to max_chars (with "...") when longer.
+std::string printable(const std::string& bytes, size_t max_chars = 80);
 
 // Training hit a non-finite loss or gradient; the message names the step.
 struct NumericalError : Error {
