@@ -250,8 +250,9 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
     }
     const int signal = opt.stop_signal ? *opt.stop_signal : 0;
     const bool out_of_time = tc.time_limit_s > 0 && session_elapsed() >= tc.time_limit_s;
-    // a signal skips the evaluation (it may take seconds); the checkpoint below still follows
-    if (!signal && (done % tc.eval_interval == 0 || done == tc.steps || out_of_time)) evaluate_and_save(done);
+    // a signal skips a periodic evaluation (it may take seconds), not the final one; the checkpoint
+    // below follows either way
+    if (done == tc.steps || (!signal && (done % tc.eval_interval == 0 || out_of_time))) evaluate_and_save(done);
     if (signal || out_of_time || (opt.stop_at > 0 && done >= opt.stop_at)) {
       if (last_saved != done) save_last(done);
       if (opt.progress && tty) std::fputs("\n", stderr);
