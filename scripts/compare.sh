@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # compare.sh BUDGET_MINUTES [CONTEXT]: trains attention, fft, each rot variant, local and the hybrid
-# for the same wall-clock budget (train.time_limit_s) from the configs in configs/, at the given
-# context (default 256), evaluates each best checkpoint on the validation split, and writes
+# for the same wall-clock budget (train.time_limit_s, with the learning rate annealed over that
+# budget: train.schedule = "time") from the configs in configs/, at the given context (default 256),
+# evaluates each best checkpoint on the validation split, and writes
 # runs/compare-<budget>m-ctx<context>/table.md (parameters, tokens seen, tokens/s, val loss, bpc)
 # and plot.png (every run's validation loss against wall time).
+# MIXERS="attention fft" (names of configs/*.json) restricts the runs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 budget="${1:?usage: compare.sh BUDGET_MINUTES [CONTEXT]}"
@@ -16,14 +18,20 @@ mkdir -p "$out"
 limit=$(awk -v m="$budget" 'BEGIN { printf "%d", m * 60 }')
 # at long contexts keep tokens per step constant (16 x 256) so every mixer sees the same batch size in tokens
 batch=$(( 4096 / context )); [ "$batch" -ge 1 ] || batch=1
-runs=(attention fft rot-lowrank rot-headphase rot-dynamic local hybrid)
-echo "| mixer | parameters | tokens seen | tokens/s | val loss (nats/char) | bpc |" > "$out/table.md"
-echo "|---|---|---|---|---|---|" >> "$out/table.md"
+read -r -a runs <<< "${MIXERS:-attention fft rot-lowrank rot-headphase rot-dynamic local hybrid}"
+for name in "${runs[@]}"; do
+  [ -f "$root/configs/$name.json" ] || { echo "compare.sh: no config configs/$name.json (MIXERS names configs)" >&2; exit 2; }
+done
+{
+  echo "<!-- ${budget} min per run, context $context, batch $batch, $(nproc) cores, $(date -u +%Y-%m-%d), load before: $(cut -d' ' -f1-3 /proc/loadavg) -->"
+  echo "| mixer | parameters | tokens seen | tokens/s | val loss (nats/char) | bpc |"
+  echo "|---|---|---|---|---|---|"
+} > "$out/table.md"
 for name in "${runs[@]}"; do
   dir="$out/$name"
   echo "== $name: ${budget} min, context $context" >&2
   "$bin" train --config "$root/configs/$name.json" --out "$dir" --no-progress \
-    --set data.path="$data" --set train.time_limit_s="$limit" --set train.steps=100000 \
+    --set data.path="$data" --set train.time_limit_s="$limit" --set train.schedule=time --set train.steps=1000000 \
     --set model.context="$context" --set train.batch_size="$batch" --set train.eval_interval=100 \
     2> "$dir.log" || { echo "$name failed, see $dir.log" >&2; continue; }
   params=$(grep -o 'model: [0-9]* parameters' "$dir.log" | grep -o '[0-9]*')

@@ -1,6 +1,8 @@
 // Config loading: defaults, overrides, and errors that name the key path.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "config/config.h"
 
 using namespace spectral;
@@ -153,4 +155,17 @@ TEST(Config, RotRulesOnlyWithRotLayers) {
   EXPECT_NE(error_of(json{{"model", {{"d_model", 3}, {"n_heads", 1}, {"mixer", "rot"}}}}).find("0 means d_model/4"),
             std::string::npos);
   EXPECT_NE(error_of(json{{"model", {{"d_model", 1 << 25}}}}).find("model too large"), std::string::npos);
+}
+
+// Every config shipped in configs/ reads and validates (a typo in one would otherwise surface only
+// when someone runs it).
+TEST(Config, EveryShippedConfigIsValid) {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(SPECTRAL_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".json") continue;
+    SCOPED_TRACE(entry.path().string());
+    EXPECT_NO_THROW(config_from_json(read_json_file(entry.path().string())));
+    n++;
+  }
+  EXPECT_GE(n, 9);
 }

@@ -84,6 +84,8 @@ std::vector<Field> fields(Config& c) {
       {"train.log_interval", &c.train.log_interval, 10, "steps between metrics.jsonl training lines"},
       {"train.time_limit_s", &c.train.time_limit_s, 0.0,
        "stop (evaluate and save) once this many seconds have passed; 0 = no limit"},
+      {"train.schedule", &c.train.schedule, std::string("steps"),
+       "cosine decay over: steps (train.steps) | time (train.time_limit_s of wall time, all sessions of a run together)"},
       {"train.seed", &c.train.seed, 1337, "seed for initialization and batch sampling"},
       {"train.on_nonfinite", &c.train.on_nonfinite, std::string("stop"),
        "non-finite loss or gradient norm: stop (exit 3, last good checkpoint kept) | skip (no update, warn, count)"},
@@ -357,6 +359,11 @@ void validate(const Config& c) {
   positive("train.eval_batches", t.eval_batches);
   positive("train.log_interval", t.log_interval);
   if (t.time_limit_s < 0) throw ConfigError("config key train.time_limit_s: must be >= 0 (0 = no limit)");
+  if (t.schedule != "steps" && t.schedule != "time")
+    throw ConfigError("config key train.schedule: expected \"steps\" or \"time\", got " + quoted(t.schedule));
+  if (t.schedule == "time" && t.time_limit_s <= 0)
+    throw ConfigError("config key train.schedule: \"time\" decays the rate over train.time_limit_s, which is 0 (no limit); "
+                      "set train.time_limit_s > 0");
   if (t.on_nonfinite != "stop" && t.on_nonfinite != "skip")
     throw ConfigError("config key train.on_nonfinite: expected \"stop\" or \"skip\", got " + quoted(t.on_nonfinite));
   if (t.skip_limit < 0) throw ConfigError("config key train.skip_limit: must be >= 0 (0 = never stop)");

@@ -59,6 +59,7 @@ struct TrainConfig {
   int eval_batches;
   int log_interval;
   double time_limit_s;
+  std::string schedule;  // steps | time: what the cosine decay runs over
   int seed;
   std::string on_nonfinite;  // stop | skip
   int skip_limit;            // skip: stop after this many skipped steps in a row; 0 = never

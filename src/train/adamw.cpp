@@ -1,11 +1,18 @@
 // adamw: the update loop, gradient norm and schedule.
 #include "train/adamw.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace spectral {
 
-double learning_rate(const TrainConfig& t, int step) {
+double learning_rate(const TrainConfig& t, int step, double elapsed_s) {
+  if (t.schedule == "time") {
+    // warmup by steps, the cosine by the fraction of the wall-time budget spent
+    const double warm = (t.warmup_steps > 0 && step < t.warmup_steps) ? double(step + 1) / t.warmup_steps : 1.0;
+    const double progress = std::clamp(elapsed_s / t.time_limit_s, 0.0, 1.0);
+    return warm * (t.min_lr + 0.5 * (t.lr - t.min_lr) * (1 + std::cos(M_PI * progress)));
+  }
   if (t.warmup_steps > 0 && step < t.warmup_steps) return t.lr * (step + 1) / t.warmup_steps;
   const int decay_steps = t.steps - t.warmup_steps;
   if (decay_steps <= 0) return t.lr;

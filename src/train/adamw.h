@@ -1,6 +1,6 @@
 // adamw: AdamW with decoupled weight decay over the flat parameter arena (one loop; the decay flag
 // comes from each tensor's ParamSpec), global-norm gradient clipping, and the learning-rate
-// schedule (linear warmup, then cosine to min_lr).
+// schedule (linear warmup, then cosine to min_lr over the steps or over the wall-time budget).
 #pragma once
 
 #include <vector>
@@ -11,7 +11,9 @@
 namespace spectral {
 
 // lr at step (0-based): linear warmup over warmup_steps to lr, then cosine to min_lr at steps.
-double learning_rate(const TrainConfig& t, int step);
+// With train.schedule = "time" the cosine runs over the wall-time budget instead: its progress is
+// elapsed_s / time_limit_s (the warmup still counts steps and scales the rate).
+double learning_rate(const TrainConfig& t, int step, double elapsed_s = 0);
 
 // sqrt(Σ g²) over the arena, accumulated in double.
 double global_grad_norm(const std::vector<float>& grads);

@@ -213,10 +213,12 @@ ResumePlan plan_resume(const std::string& dir, const std::vector<std::string>& s
     throw ConfigError("resume: train.steps = " + std::to_string(after.steps) + " is below the checkpoint's step " +
                       std::to_string(plan.state.step));
   if (after.steps != before.steps || after.lr != before.lr || after.min_lr != before.min_lr ||
-      after.warmup_steps != before.warmup_steps) {
+      after.warmup_steps != before.warmup_steps || after.schedule != before.schedule ||
+      (after.schedule == "time" && after.time_limit_s != before.time_limit_s)) {
     const int s = plan.state.step;
+    const double t = plan.state.elapsed_s;
     spdlog::warn("resume: the learning-rate schedule changes: at step {} the rate goes from {:.3e} to {:.3e}", s + 1,
-                 learning_rate(before, s), learning_rate(after, s));
+                 learning_rate(before, s, t), learning_rate(after, s, t));
   }
   return plan;
 }

@@ -140,6 +140,10 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
   const double elapsed_before = st.elapsed_s;  // wall time of earlier sessions
   auto session_elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto elapsed = [&] { return elapsed_before + session_elapsed(); };
+  // the time limit counts this session, or with schedule = "time" every session of the run (the
+  // decay and the stop then agree on how much of the budget is spent)
+  const bool time_schedule = tc.schedule == "time";
+  auto budget_spent = [&] { return time_schedule ? elapsed() : session_elapsed(); };
   int last_saved = resume ? st.step : -1;  // step of the newest last.safetensors (-1: none)
   auto save_last = [&](int step) {
     st.step = step;
@@ -190,7 +194,7 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
   int step = st.step;
   while (step < tc.steps) {
     const auto s0 = Clock::now();
-    const double lr = learning_rate(tc, step);
+    const double lr = learning_rate(tc, step, elapsed());
     random_batch(x.data(), y.data(), split.train, B, T, rng);
     const double loss = model.forward(x.data(), y.data(), B, T);
     double norm = NAN;
@@ -239,7 +243,7 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
       metrics.flush();
       if (opt.progress) {
         const double eta = (tc.steps - done) * (session_train_seconds / session_steps);
-        const double limit_left = tc.time_limit_s > 0 ? tc.time_limit_s - session_elapsed() : INFINITY;
+        const double limit_left = tc.time_limit_s > 0 ? tc.time_limit_s - budget_spent() : INFINITY;
         std::fprintf(stderr, "%sstep %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %s%s", tty ? "\r" : "", done,
                      tc.steps, st.loss_count ? st.loss_sum / st.loss_count : NAN, lr, tok_s,
                      format_duration(std::min(eta, limit_left)).c_str(), tty ? "   " : "\n");
@@ -249,7 +253,7 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
       st.loss_count = 0;
     }
     const int signal = opt.stop_signal ? *opt.stop_signal : 0;
-    const bool out_of_time = tc.time_limit_s > 0 && session_elapsed() >= tc.time_limit_s;
+    const bool out_of_time = tc.time_limit_s > 0 && budget_spent() >= tc.time_limit_s;
     // a signal skips a periodic evaluation (it may take seconds), not the final one; the checkpoint
     // below follows either way
     if (done == tc.steps || (!signal && (done % tc.eval_interval == 0 || out_of_time))) evaluate_and_save(done);
