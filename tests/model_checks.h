@@ -30,7 +30,8 @@ inline std::vector<int32_t> random_tokens(size_t n, int V, std::mt19937& rng) {
 }
 
 // Worst per-tensor relative error of the model's gradients against central differences (double).
-inline double model_gradient_error(const ModelConfig& cfg, int V, int B, int Tn, std::string* worst_name) {
+inline double model_gradient_error(const ModelConfig& cfg, int V, int B, int Tn, std::string* worst_name,
+                                   DropoutDraw dropout = {}) {
   Model<double> model(cfg, V);
   model.init(3);
   // move every parameter off its initial special value (ones, zeros)
@@ -38,7 +39,7 @@ inline double model_gradient_error(const ModelConfig& cfg, int V, int B, int Tn,
   std::normal_distribution<double> noise(0.0, 0.05);
   for (auto& p : model.params) p += noise(rng);
   auto tok = random_tokens((size_t)B * Tn, V, rng), tgt = random_tokens((size_t)B * Tn, V, rng);
-  auto loss = [&] { return model.forward(tok.data(), tgt.data(), B, Tn); };
+  auto loss = [&] { return model.forward(tok.data(), tgt.data(), B, Tn, dropout); };
   loss();
   model.zero_grad();
   model.backward();

@@ -28,9 +28,9 @@ void expect_same_metrics(const std::vector<json>& a, const std::vector<json>& b)
 
 }  // namespace
 
-TEST(Resume, HundredStepsThenHundredMoreEqualTwoHundredInOneGo) {
-  TrainWorkspace ws("resume-exact");
-  const std::string steps = "--set train.steps=200";
+static void expect_exact_resume(const std::string& tag, const std::string& extra) {
+  TrainWorkspace ws(tag);
+  const std::string steps = "--set train.steps=200 " + extra;
   const std::string one = ws.dir + "/one", two = ws.dir + "/two";
   RunResult r = run_spectral(ws.train(one, steps), ws.dir);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -54,6 +54,13 @@ TEST(Resume, HundredStepsThenHundredMoreEqualTwoHundredInOneGo) {
   EXPECT_EQ(ca.train_state["rng"], cb.train_state["rng"]);
   EXPECT_EQ(ca.train_state["best_val_loss"], cb.train_state["best_val_loss"]);
   EXPECT_EQ(slurp(one + "/config.json"), slurp(two + "/config.json"));
+}
+
+TEST(Resume, HundredStepsThenHundredMoreEqualTwoHundredInOneGo) { expect_exact_resume("resume-exact", ""); }
+
+// dropout masks come from (seed, step), not from a generator state: a resumed run draws the same
+TEST(Resume, WithDropoutHundredThenHundredMoreEqualTwoHundred) {
+  expect_exact_resume("resume-dropout", "--set model.dropout=0.2");
 }
 
 // Stopping between two metrics lines: the loss accumulator of the open interval is resumed too.

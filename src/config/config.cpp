@@ -62,6 +62,8 @@ std::vector<Field> fields(Config& c) {
       {"model.mlp_ratio", &c.model.mlp_ratio, 4, "MLP hidden width = mlp_ratio * d_model"},
       {"model.pos_emb", &c.model.pos_emb, std::string("learned"), "position embedding: learned | none"},
       {"model.tie_embeddings", &c.model.tie_embeddings, true, "output projection shares the token embedding"},
+      {"model.dropout", &c.model.dropout, 0.0,
+       "training only: dropout rate on the embedding and on every mixer and MLP output; 0 = off"},
       {"model.fft.gate", &c.model.fft.gate, true, "fft: multiplicative gate out = Wo((Wg x) * y)"},
       {"model.fft.kernel_std", &c.model.fft.kernel_std, 0.3, "fft: scale of the initial kernel taps"},
       {"model.fft.decay_min", &c.model.fft.decay_min, 0.005, "fft: slowest initial kernel decay rate (1/positions)"},
@@ -345,6 +347,7 @@ void validate(const Config& c) {
     throw ConfigError("config key model.rot.rank: " + std::to_string(rank) + " is not divisible by model.n_heads = " +
                       std::to_string(m.n_heads));
   positive("model.local.window", m.local.window);
+  if (!(m.dropout >= 0 && m.dropout < 1)) throw ConfigError("config key model.dropout: must be in [0, 1)");
   const auto& t = c.train;
   positive("train.batch_size", t.batch_size);
   positive("train.steps", t.steps);

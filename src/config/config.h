@@ -40,6 +40,7 @@ struct ModelConfig {
   int mlp_ratio;
   std::string pos_emb;     // learned | none
   bool tie_embeddings;
+  double dropout = 0;  // training only: embedding, mixer and MLP outputs
   FftConfig fft;
   RotConfig rot;
   LocalConfig local;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "ops/cross_entropy.h"
+#include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/embedding.h"
 #include "ops/gelu.h"
@@ -125,8 +126,16 @@ void Model<T>::bind(int B, int Tn) {
 }
 
 template <typename T>
-double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, int Tn) {
+uint64_t Model<T>::drop_seed(int site) const {
+  return dropout_seed(drop_.seed, 0, uint64_t(site));
+}
+
+template <typename T>
+double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, int Tn, DropoutDraw dropout) {
+  if (!(dropout.p >= 0 && dropout.p < 1)) throw std::invalid_argument("model: dropout must be in [0, 1)");
   bind(B, Tn);
+  drop_ = dropout;
+  const bool drop = dropout.p > 0;
   const int N = B * Tn;
   const size_t n = (size_t)N * d_;
   tokens_.assign(tokens, tokens + N);
@@ -136,12 +145,14 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
   // x = E[tok] (+ P[pos])
   T* x = layers_.empty() ? resid_out_ : layers_[0].resid_in;
   embedding_forward(x, tokens, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, B, Tn, d_);
+  if (drop) dropout_forward(x, x, drop_seed(0), drop_.p, n);
   for (size_t i = 0; i < layers_.size(); i++) {
     Layer& ly = layers_[i];
     T* next = i + 1 < layers_.size() ? layers_[i + 1].resid_in : resid_out_;
     // x = x + Mixer(RMSNorm(x))
     rmsnorm_forward(ly.ln1, ly.rstd1, ly.resid_in, P + ly.ln1_w, N, d_);
     ly.mixer->forward(tmp_, ly.ln1, P);
+    if (drop) dropout_forward(tmp_, tmp_, drop_seed(1 + 2 * int(i)), drop_.p, n);
     std::memcpy(ly.resid_mid, ly.resid_in, n * sizeof(T));
     add_inplace(ly.resid_mid, tmp_, n);
     // x = x + MLP(RMSNorm(x))
@@ -149,6 +160,7 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
     linear_forward(ly.h, ly.ln2, P + ly.w1, P + ly.b1, N, d_, hidden_);
     gelu_forward(ly.a, ly.h, (size_t)N * hidden_);
     linear_forward(tmp_, ly.a, P + ly.w2, P + ly.b2, N, hidden_, d_);
+    if (drop) dropout_forward(tmp_, tmp_, drop_seed(2 + 2 * int(i)), drop_.p, n);
     std::memcpy(next, ly.resid_mid, n * sizeof(T));
     add_inplace(next, tmp_, n);
   }
@@ -170,6 +182,14 @@ void Model<T>::backward() {
   const size_t n = (size_t)N * d_;
   const T* P = params.data();
   T* G = grads.data();
+  const bool drop = drop_.p > 0;
+  // the gradient reaching a branch output through its dropout mask (tmp_), or dresid_ itself
+  auto through_dropout = [&](int site) -> const T* {
+    if (!drop) return dresid_;
+    std::memset(tmp_, 0, n * sizeof(T));
+    dropout_backward(tmp_, dresid_, drop_seed(site), drop_.p, n);
+    return tmp_;
+  };
   std::memset(dlogits_, 0, (size_t)N * V_ * sizeof(T));
   std::memset(dresid_, 0, n * sizeof(T));
   std::memset(dln_, 0, n * sizeof(T));
@@ -182,16 +202,16 @@ void Model<T>::backward() {
     std::memset(da_, 0, (size_t)N * hidden_ * sizeof(T));
     std::memset(dh_, 0, (size_t)N * hidden_ * sizeof(T));
     std::memset(dln_, 0, n * sizeof(T));
-    linear_backward(da_, G + ly.w2, G + ly.b2, dresid_, ly.a, P + ly.w2, N, hidden_, d_);
+    linear_backward(da_, G + ly.w2, G + ly.b2, through_dropout(2 + 2 * int(i)), ly.a, P + ly.w2, N, hidden_, d_);
     gelu_backward(dh_, da_, ly.h, (size_t)N * hidden_);
     linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ly.ln2, P + ly.w1, N, d_, hidden_);
     rmsnorm_backward(dresid_, G + ly.ln2_w, dln_, ly.resid_mid, P + ly.ln2_w, ly.rstd2, N, d_);
     // mixer branch
     std::memset(dln_, 0, n * sizeof(T));
-    ly.mixer->backward(dln_, G, dresid_, ly.ln1, P);
+    ly.mixer->backward(dln_, G, through_dropout(1 + 2 * int(i)), ly.ln1, P);
     rmsnorm_backward(dresid_, G + ly.ln1_w, dln_, ly.resid_in, P + ly.ln1_w, ly.rstd1, N, d_);
   }
-  embedding_backward(G + wte_, wpe_ ? G + wpe_ : (T*)nullptr, dresid_, tokens_.data(), B, Tn, d_);
+  embedding_backward(G + wte_, wpe_ ? G + wpe_ : (T*)nullptr, through_dropout(0), tokens_.data(), B, Tn, d_);
 }
 
 template <typename T>

@@ -15,6 +15,14 @@
 
 namespace spectral {
 
+// Dropout for one training step: rate p on the embedding output and on every block's mixer and MLP
+// outputs (before they join the residual stream), masks drawn from seed (ops/dropout.h). Evaluation
+// and generation pass none.
+struct DropoutDraw {
+  float p = 0;
+  uint64_t seed = 0;
+};
+
 template <typename T>
 class Model {
  public:
@@ -44,7 +52,8 @@ class Model {
 
   // Forward over tokens (B,Tn) (binds if needed). With targets (B,Tn): returns the mean
   // cross-entropy and keeps what backward needs; without: returns 0 and only computes logits.
-  double forward(const int32_t* tokens, const int32_t* targets, int B, int Tn);
+  // dropout: training only (see DropoutDraw); backward uses the same masks.
+  double forward(const int32_t* tokens, const int32_t* targets, int B, int Tn, DropoutDraw dropout = {});
   const T* logits() const { return logits_; }  // (B,Tn,V) of the last forward
   const T* losses() const { return losses_; }  // (B,Tn) per-position losses (forward with targets)
 
@@ -76,6 +85,8 @@ class Model {
   T *dresid_ = nullptr, *dln_ = nullptr, *da_ = nullptr, *dh_ = nullptr, *dlogits_ = nullptr;
   std::vector<int32_t> tokens_, targets_;
   bool have_targets_ = false;
+  DropoutDraw drop_;  // of the last forward
+  uint64_t drop_seed(int site) const;
   std::vector<T> inc_;  // incremental scratch: residual, norm, MLP hidden, logits
   void take_buffers();
   const T* lm_weight() const;

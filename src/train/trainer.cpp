@@ -18,6 +18,7 @@
 #include "io/checkpoint.h"
 #include "io/files.h"
 #include "model/model.h"
+#include "ops/dropout.h"
 #include "train/adamw.h"
 #include "train/evaluate.h"
 #include "util/errors.h"
@@ -196,7 +197,8 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
     const auto s0 = Clock::now();
     const double lr = learning_rate(tc, step, elapsed());
     random_batch(x.data(), y.data(), split.train, B, T, rng);
-    const double loss = model.forward(x.data(), y.data(), B, T);
+    const DropoutDraw drop{float(mc.dropout), dropout_seed(uint64_t(tc.seed), uint64_t(step), 0)};
+    const double loss = model.forward(x.data(), y.data(), B, T, drop);
     double norm = NAN;
     if (std::isfinite(loss)) {
       model.zero_grad();
