@@ -39,20 +39,29 @@ def main(argv):
         return 2
     out, runs = argv[0], argv[1:]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    # one colour per run (train faint, validation with markers), so that runs stay apart
+    colours = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20").colors
     for k, run in enumerate(runs):
+        c = colours[k % len(colours)]
         train, val = read(run)
         name = labels[k] if labels and k < len(labels) else os.path.basename(os.path.normpath(run))
         if train:
-            ax1.plot([s for s, _, _ in train], [l for _, l, _ in train], alpha=0.6, label=f"{name} train")
+            ax1.plot([s for s, _, _ in train], [l for _, l, _ in train], color=c, alpha=0.35, lw=1, label=f"{name} train")
         if val:
-            ax1.plot([s for s, _, _ in val], [l for _, l, _ in val], "o-", label=f"{name} val")
-            ax2.plot([t / 60 for _, _, t in val], [l for _, l, _ in val], "o-", label=f"{name} val")
+            ax1.plot([s for s, _, _ in val], [l for _, l, _ in val], "o-", color=c, ms=3, label=f"{name} val")
+            ax2.plot([t / 60 for _, _, t in val], [l for _, l, _ in val], "o-", color=c, ms=3, label=f"{name}")
     ax1.set_xlabel("step")
     ax1.set_ylabel("loss (nats/char)")
     ax1.set_title("loss by step")
     ax2.set_xlabel("wall time (minutes)")
     ax2.set_ylabel("validation loss (nats/char)")
     ax2.set_title("validation loss by wall time")
+    # the interesting part is the end: cut the first evaluations' high values off the right panel
+    finals = [read(r)[1] for r in runs]
+    lows = [min(l for _, l, _ in v) for v in finals if v]
+    if lows:
+        firsts = sorted(v[min(1, len(v) - 1)][1] for v in finals if v)
+        ax2.set_ylim(min(lows) - 0.03, max(firsts[len(firsts) // 2], max(lows)) + 0.05)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
