@@ -30,7 +30,7 @@ done
 for name in "${runs[@]}"; do
   dir="$out/$name"
   echo "== $name: ${budget} min, context $context" >&2
-  "$bin" train --config "$root/configs/$name.json" --out "$dir" --no-progress \
+  "$bin" train --config "$root/configs/$name.json" --out "$dir" --overwrite --no-progress \
     --set data.path="$data" --set train.time_limit_s="$limit" --set train.schedule=time --set train.steps=1000000 \
     --set model.context="$context" --set train.batch_size="$batch" --set train.eval_interval=100 \
     2> "$dir.log" || { echo "$name failed, see $dir.log" >&2; continue; }

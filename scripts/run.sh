@@ -14,7 +14,7 @@ bin="$root/build/spectral"
 cd "$root"
 echo "== training $config -> $out" >&2
 start=$(date +%s)
-"$bin" train --config "$config" --set data.path="$data" --out "$out"
+"$bin" train --config "$config" --set data.path="$data" --out "$out" --overwrite
 echo "== trained in $(( $(date +%s) - start )) s" >&2
 /usr/bin/python3 "$root/scripts/plot_loss.py" "$out/loss.png" "$out" >/dev/null
 echo "== loss curves: $out/loss.png" >&2

@@ -287,3 +287,33 @@ TEST(BadInput, OutputThatCannotBeWrittenStopsBeforeTraining) {
   expect_exit_2(ws, {{"eval --checkpoint " + run + "/last.safetensors --text " + ws.text + " --per-char " + ws.text + "/x.csv",
                       "x.csv"}});
 }
+
+// A fresh run into a directory that holds another run is refused (exit 2, every file untouched);
+// --overwrite replaces that run; --overwrite with --resume makes no sense and is refused.
+TEST(BadInput, FreshRunIntoAnExistingRunIsRefusedUnlessOverwrite) {
+  TrainWorkspace ws("out-taken");
+  const std::string run = ws.dir + "/run";
+  ASSERT_EQ(run_spectral(ws.train(run, "--set train.steps=20"), ws.dir).code, 0);
+  const auto before = snapshot(run);
+  ASSERT_TRUE(before.count("metrics.jsonl") && before.count("last.safetensors") && before.count("best.safetensors"));
+  expect_exit_2(ws, {{ws.train(run, "--set train.steps=40"), "--out " + run + ": already holds a run"}});
+  RunResult r = run_spectral(ws.train(run, "--set train.steps=40"), ws.dir);
+  EXPECT_NE(r.err.find("--resume " + run), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--overwrite"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(run), before) << "a refused run changed the directory";
+  // an empty directory, or one holding other files, is fine
+  fs::create_directories(ws.dir + "/empty");
+  spit(ws.dir + "/empty/notes.txt", "mine");
+  ASSERT_EQ(run_spectral(ws.train(ws.dir + "/empty", "--set train.steps=20"), ws.dir).code, 0);
+  EXPECT_EQ(slurp(ws.dir + "/empty/notes.txt"), "mine");
+  // --overwrite: the new run replaces the old one
+  r = run_spectral(ws.train(run, "--set train.steps=40 --overwrite"), ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--overwrite: removed"), std::string::npos) << r.err;
+  const auto lines = read_jsonl(run + "/metrics.jsonl");
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front()["step"], 10);
+  EXPECT_EQ(lines.back()["step"], 40);
+  r = run_spectral(ws.resume(run, "--overwrite"), ws.dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+}

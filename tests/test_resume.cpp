@@ -142,7 +142,7 @@ TEST(Resume, ChangedTrainingTextIsNoticed) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("changed since the checkpoint"), std::string::npos) << r.err;
   // other characters: the embedding cannot take them, flag or not
-  ASSERT_EQ(run_spectral(ws.train(run, "--stop-at 20"), ws.dir).code, 0);
+  ASSERT_EQ(run_spectral(ws.train(run, "--stop-at 20 --overwrite"), ws.dir).code, 0);
   spit(ws.text, generated_text(6000) + "XYZ");
   r = run_spectral(ws.resume(run, "--allow-changes"), ws.dir);
   EXPECT_EQ(r.code, 2);

@@ -1,5 +1,6 @@
 // train_command: `spectral train --config FILE [--set key=value ...] [--out DIR]`, and
-// `spectral train --resume DIR [--set key=value ... --allow-changes]`. SIGINT/SIGTERM stop the run
+// `spectral train --resume DIR [--set key=value ... --allow-changes]`. A fresh run refuses an --out
+// directory that holds another run unless --overwrite. SIGINT/SIGTERM stop the run
 // after the current step with a checkpoint; the exit code is then 128 + the signal (130, 143).
 #include <spdlog/spdlog.h>
 
@@ -19,7 +20,7 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
     std::string config_path, out_dir = "runs/latest", resume_dir;
     std::vector<std::string> sets;
     int threads = 0, stop_at = 0;
-    bool no_progress = false, help_config = false, allow_changes = false;
+    bool no_progress = false, help_config = false, allow_changes = false, overwrite = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* sub = app.add_subcommand("train", "Train a model from a JSON config, or resume a run");
@@ -34,6 +35,10 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
                                  "Continue the run in DIR from DIR/last.safetensors (its config, weights, optimizer, "
                                  "step, RNG); metrics.jsonl is appended");
   resume->excludes(config)->excludes(out);
+  sub->add_flag("--overwrite", args->overwrite,
+                "Train afresh into an --out directory that already holds a run (its checkpoints and metrics are "
+                "deleted first); without it such a directory is refused")
+      ->excludes(resume);
   sub->add_flag("--allow-changes", args->allow_changes,
                 "With --resume: let --set change the run's config (train.* and data.*; warns)")
       ->needs(resume);
@@ -70,6 +75,7 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
       for (const auto& s : args->sets) apply_override(j, s);
       cfg = config_from_json(j);
       opt.out_dir = args->out_dir;
+      opt.overwrite = args->overwrite;
     }
     set_threads(args->threads);
     install_stop_handlers();

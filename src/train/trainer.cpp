@@ -59,6 +59,27 @@ void prepare_output_dir(const std::string& dir) {
   if (ec) throw IoError("output directory " + dir + ": cannot be created: " + ec.message());
 }
 
+// A fresh run must not silently replace another: an output directory holding a run's files is
+// refused unless --overwrite, which deletes those files (and only those) first.
+void claim_output_dir(const std::string& dir, bool overwrite) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const char* name : {"metrics.jsonl", "last.safetensors", "best.safetensors", "config.json"})
+    if (fs::exists(fs::path(dir) / name, ec)) found.push_back(name);
+  if (found.empty()) return;
+  std::string list;
+  for (size_t i = 0; i < found.size(); i++) list += (i ? ", " : "") + found[i];
+  if (!overwrite)
+    throw InputError("--out " + dir + ": already holds a run (" + list + "); continue it with --resume " + dir +
+                     ", choose another --out, or replace it with --overwrite");
+  for (const auto& name : found) {
+    fs::remove(fs::path(dir) / name, ec);
+    if (ec) throw IoError("--out " + dir + ": cannot remove " + name + " of the previous run: " + ec.message());
+  }
+  spdlog::warn("--overwrite: removed {} of the previous run in {}", list, dir);
+}
+
 }  // namespace
 
 TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
@@ -154,6 +175,7 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
     save_checkpoint(last_path, model, cfg, text.vocab, step, &ts);
     last_saved = step;
   };
+  if (!resume) claim_output_dir(opt.out_dir, opt.overwrite);
   prepare_output_dir(opt.out_dir);
   if (resume && !resume->changes.empty()) save_last(st.step);  // the checkpoint carries the new config first
   write_text_file_atomic(opt.out_dir + "/config.json", config_to_json(cfg).dump(2) + "\n");

@@ -20,6 +20,10 @@ struct TrainOptions {
   // Polled after every step: nonzero (a signal number) stops the run there with a checkpoint.
   const volatile std::sig_atomic_t* stop_signal = nullptr;
   const ResumePlan* resume = nullptr;  // continue this run (out_dir must be resume->dir)
+  // A fresh run into an out_dir that holds another run's files (metrics.jsonl, config.json,
+  // last/best.safetensors): refused with InputError, or with overwrite those files are deleted
+  // first (once the data and model are known to be good).
+  bool overwrite = false;
 };
 
 struct TrainSummary {
