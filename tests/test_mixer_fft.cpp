@@ -1,6 +1,6 @@
 // The fft mixer layer (projections + causal FFT convolution + gate): gradients, causality,
 // incremental generation.
-#include "mixer_checks.h"
+#include "model_checks.h"
 
 using namespace spectral;
 using namespace spectral::testing;
@@ -28,4 +28,41 @@ TEST(FftMixer, IsCausal) {
 TEST(FftMixer, IncrementalStepEqualsFullForward) {
   auto cfg = small_model_config(16, 2, 200);
   EXPECT_LT(mixer_incremental_error("fft", cfg, 200), 1e-4);
+}
+
+// The kernel's spectra are kept across forwards while the taps stay the same (evaluation batches,
+// sampling without state); any change of a used tap, or a new binding, recomputes them.
+TEST(FftMixer, KernelSpectraAreReusedOnlyWhileTheTapsAreUnchanged) {
+  ModelConfig cfg = tiny_model_config({"fft", "fft"}, 8, 2, 16);
+  const int V = 11, B = 2, Tn = 12;
+  Model<float> model(cfg, V);
+  model.init(9);
+  std::mt19937 rng(10);
+  auto tok = random_tokens((size_t)B * Tn, V, rng);
+  auto logits = [&](Model<float>& m, int b, int t) {
+    m.forward(tok.data(), nullptr, b, t);
+    return std::vector<float>(m.logits(), m.logits() + (size_t)b * t * V);
+  };
+  auto fresh = [&](int b, int t) {
+    Model<float> other(cfg, V);
+    other.params = model.params;
+    return logits(other, b, t);
+  };
+  const auto first = logits(model, B, Tn);
+  EXPECT_EQ(logits(model, B, Tn), first);
+  size_t kernel = 0;
+  for (const auto& s : model.layout().specs())
+    if (s.name == "layers.1.mixer.kernel") kernel = s.offset;
+  ASSERT_GT(kernel, 0u);
+  // a tap past the bound length is not used: same logits
+  model.params[kernel + 3 * cfg.context + Tn] += 1.0f;
+  EXPECT_EQ(logits(model, B, Tn), first);
+  // a used tap (channel 3, lag 2) changes the output, exactly as a model built afresh computes it
+  model.params[kernel + 3 * cfg.context + 2] += 0.5f;
+  const auto changed = logits(model, B, Tn);
+  EXPECT_NE(changed, first);
+  EXPECT_EQ(changed, fresh(B, Tn));
+  // a new binding (other length, other batch) recomputes them
+  EXPECT_EQ(logits(model, 1, 7), fresh(1, 7));
+  EXPECT_EQ(logits(model, B, Tn), changed);
 }

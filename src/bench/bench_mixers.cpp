@@ -129,16 +129,22 @@ class FftCore : public Case {
     dy_ = Buffer(n);
     dy_.fill_normal(rng, 1.0);
   }
+  // As the fft mixer does: forwards with unchanged weights reuse the kernel's spectra (evaluation);
+  // a backward stands for a training step, whose update changes the kernel, so the forward after
+  // it transforms the kernel again.
   void forward() override {
-    fft_conv_forward(y_.data(), saved_.data(), u_.data(), k_.data(), T_, D_.data(), B_, T_, d_);
+    fft_conv_forward(y_.data(), saved_.data(), u_.data(), k_.data(), T_, D_.data(), B_, T_, d_, kernel_ready_);
+    kernel_ready_ = true;
   }
   void backward() override {
     fft_conv_backward(du_.data(), dk_.data(), dD_.data(), dy_.data(), u_.data(), k_.data(), T_, D_.data(),
                       saved_.data(), B_, T_, d_);
+    kernel_ready_ = false;
   }
 
  private:
   int B_, T_, d_;
+  bool kernel_ready_ = false;
   Buffer u_, k_, D_, y_, saved_, du_, dk_, dD_, dy_;
 };
 

@@ -51,13 +51,30 @@ void FftMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
   dh_ = scratch.take(n);
   dy_ = scratch.take(n);
   du_ = scratch.take(n);
+  spectra_valid_ = false;
+}
+
+// Whether spectra_ already holds the transform of these taps; if not, remembers them (the forward
+// that follows computes their spectra). One pass over d·T values, stopping at the first difference.
+template <typename T>
+bool FftMixer<T>::kernel_spectra_current(const T* k) {
+  const size_t row = (size_t)T_ * sizeof(T);
+  bool same = spectra_valid_ && spectra_taps_.size() == (size_t)d_ * T_;
+  for (int c = 0; same && c < d_; c++)
+    same = std::memcmp(spectra_taps_.data() + (size_t)c * T_, k + (size_t)c * context_, row) == 0;
+  if (same) return true;
+  spectra_taps_.resize((size_t)d_ * T_);
+  for (int c = 0; c < d_; c++) std::memcpy(spectra_taps_.data() + (size_t)c * T_, k + (size_t)c * context_, row);
+  spectra_valid_ = true;
+  return false;
 }
 
 template <typename T>
 void FftMixer<T>::forward(T* out, const T* in, const T* P) {
   const int N = B_ * T_;
   linear_forward(u_, in, P + w_in_, (const T*)nullptr, N, d_, d_);
-  fft_conv_forward(y_, spectra_, u_, P + kernel_, context_, P + d_skip_, B_, T_, d_);
+  const bool ready = kernel_spectra_current(P + kernel_);
+  fft_conv_forward(y_, spectra_, u_, P + kernel_, context_, P + d_skip_, B_, T_, d_, ready);
   const T* mixed = y_;
   if (fc_.gate) {
     linear_forward(g_, in, P + w_gate_, (const T*)nullptr, N, d_, d_);

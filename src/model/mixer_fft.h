@@ -28,6 +28,11 @@ class FftMixer : public Mixer<T> {
   T *u_ = nullptr, *y_ = nullptr, *g_ = nullptr, *h_ = nullptr, *spectra_ = nullptr;  // saved
   T *dh_ = nullptr, *dy_ = nullptr, *du_ = nullptr;                                      // scratch
   std::vector<T> inc_u_, inc_tmp_;  // incremental: cached u (max_len,d), one row of temporaries
+  // The kernel taps (d, T_) whose spectra spectra_ holds, valid until the next bind: a forward with
+  // unchanged weights (evaluation batches, sampling without state) skips the kernel transform.
+  std::vector<T> spectra_taps_;
+  bool spectra_valid_ = false;
+  bool kernel_spectra_current(const T* k);
 };
 
 }  // namespace spectral

@@ -67,13 +67,14 @@ static void kernel_spectra(std::complex<T>* Kf, const T* k, int kstride, int Tn,
 }
 
 template <typename T>
-void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C) {
+void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C,
+                      bool kernel_spectra_ready) {
   const int N = fft_padded_length(Tn);
   const RealFft<T>& fft = real_fft<T>(N);
   const int rs = fft_real_stride(N), cs = fft_complex_stride(N), nb = fft_bins(N);
   auto* Uf = reinterpret_cast<std::complex<T>*>(saved);  // (B*C, cs)
   std::complex<T>* Kf = Uf + (size_t)B * C * cs;         // (C, cs)
-  kernel_spectra(Kf, k, kstride, Tn, C, N);
+  if (!kernel_spectra_ready) kernel_spectra(Kf, k, kstride, Tn, C, N);
   const T scale = T(1) / T(N);
   const int tiles = (C + kTile - 1) / kTile;
 #pragma omp parallel for schedule(static) if ((long)B * C * N >= kMinParallelWork)
@@ -194,7 +195,7 @@ void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* 
 }
 
 #define SPECTRAL_INSTANTIATE(T)                                                                        \
-  template void fft_conv_forward<T>(T*, T*, const T*, const T*, int, const T*, int, int, int);         \
+  template void fft_conv_forward<T>(T*, T*, const T*, const T*, int, const T*, int, int, int, bool);   \
   template void fft_conv_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, const T*, \
                                      int, int, int);                                                   \
   template void conv_naive_forward<T>(T*, const T*, const T*, int, const T*, int, int, int, bool);     \

@@ -15,8 +15,11 @@ namespace spectral {
 size_t fft_conv_saved_size(int B, int Tn, int C);
 
 // saved: fft_conv_saved_size(B,T,C) values, written here and read by backward.
+// kernel_spectra_ready: saved already holds the spectra of this very k (from an earlier forward
+// with the same B, T, C and unchanged taps); they are then not recomputed.
 template <typename T>
-void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C);
+void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C,
+                      bool kernel_spectra_ready = false);
 
 // du += ∂L/∂u, dk += ∂L/∂k (first T taps), dD += ∂L/∂D. du may be null.
 template <typename T>
