@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # run.sh: the main job. Installs what is missing, builds, fetches Tiny Shakespeare, trains
-# configs/default.json (or the config given as $1), plots the loss curves to a PNG, samples from
+# configs/shakespeare-5min.json (or the config given as $1), plots the loss curves to a PNG, samples from
 # the best checkpoint and evaluates it on the validation split.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-config="${1:-$root/configs/default.json}"
+config="${1:-$root/configs/shakespeare-5min.json}"
 name="$(basename "$config" .json)"
 out="$root/runs/$name"
 "$root/scripts/install_deps.sh" python3-matplotlib

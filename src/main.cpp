@@ -45,9 +45,6 @@ int main(int argc, char** argv) {
     if (s->parsed()) return sample();
     if (e->parsed()) return eval();
     if (b->parsed()) return bench();
-  } catch (const spectral::ConfigError& err) {
-    std::fprintf(stderr, "error: %s\n", err.what());
-    return 2;
   } catch (const spectral::NumericalError& err) {
     std::fprintf(stderr, "error: %s\n", err.what());
     return 3;

@@ -130,8 +130,12 @@ TEST(Cli, SameSeedOneThreadGivesIdenticalLosses) {
   auto a = read_jsonl(ws.dir + "/a/metrics.jsonl"), b = read_jsonl(ws.dir + "/b/metrics.jsonl");
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); i++) {
-    if (a[i].contains("loss")) EXPECT_EQ(a[i]["loss"].get<double>(), b[i]["loss"].get<double>()) << i;
-    if (a[i].contains("val_loss")) EXPECT_EQ(a[i]["val_loss"].get<double>(), b[i]["val_loss"].get<double>()) << i;
+    if (a[i].contains("loss")) {
+      EXPECT_EQ(a[i]["loss"].get<double>(), b[i]["loss"].get<double>()) << i;
+    }
+    if (a[i].contains("val_loss")) {
+      EXPECT_EQ(a[i]["val_loss"].get<double>(), b[i]["val_loss"].get<double>()) << i;
+    }
   }
   ASSERT_EQ(run_spectral(ws.train_args(ws.dir + "/c", "--set train.seed=4"), ws.dir).code, 0);
   auto c = read_jsonl(ws.dir + "/c/metrics.jsonl");

@@ -8,11 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/errors.h"
+
 namespace spectral {
 
 // Any problem with a config or an override; the message names the key path.
-struct ConfigError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct ConfigError : InputError {
+  using InputError::InputError;
 };
 
 struct FftConfig {
