@@ -41,9 +41,11 @@ def main(argv):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     # one colour per run (train faint, validation with markers), so that runs stay apart
     colours = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20").colors
+    vals = []  # every run's validation points, for the right panel's limits
     for k, run in enumerate(runs):
         c = colours[k % len(colours)]
         train, val = read(run)
+        vals.append(val)
         name = labels[k] if labels and k < len(labels) else os.path.basename(os.path.normpath(run))
         if train:
             ax1.plot([s for s, _, _ in train], [l for _, l, _ in train], color=c, alpha=0.35, lw=1, label=f"{name} train")
@@ -57,10 +59,9 @@ def main(argv):
     ax2.set_ylabel("validation loss (nats/char)")
     ax2.set_title("validation loss by wall time")
     # the interesting part is the end: cut the first evaluations' high values off the right panel
-    finals = [read(r)[1] for r in runs]
-    lows = [min(l for _, l, _ in v) for v in finals if v]
+    lows = [min(l for _, l, _ in v) for v in vals if v]
     if lows:
-        firsts = sorted(v[min(1, len(v) - 1)][1] for v in finals if v)
+        firsts = sorted(v[min(1, len(v) - 1)][1] for v in vals if v)
         ax2.set_ylim(min(lows) - 0.03, max(firsts[len(firsts) // 2], max(lows)) + 0.05)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
