@@ -49,16 +49,7 @@ struct MixerRig {
     params.assign(layout.total(), T(0));
     grads.assign(layout.total(), T(0));
     std::mt19937_64 rng(seed);
-    std::normal_distribution<double> normal(0.0, 1.0);
-    for (const auto& s : layout.specs()) {
-      for (size_t i = 0; i < s.size; i++) {
-        double v = 0;
-        if (s.init == Init::Normal) v = s.init_std * normal(rng);
-        if (s.init == Init::Ones) v = 1.0 + 0.1 * normal(rng);
-        if (s.init == Init::Zeros) v = 0.1 * normal(rng);
-        params[s.offset + i] = T(v);
-      }
-    }
+    init_params(params.data(), layout, rng, /*jitter=*/0.1);
     std::vector<T> custom(params.size(), T(0));
     mixer->init_custom(custom.data(), rng);
     for (const auto& s : layout.specs())
@@ -69,12 +60,7 @@ struct MixerRig {
   void rebind(int B_, int Tn_) {
     B = B_;
     Tn = Tn_;
-    saved.reset();
-    scratch.reset();
-    mixer->bind(saved, scratch, B, Tn);
-    saved.allocate();
-    scratch.allocate();
-    mixer->bind(saved, scratch, B, Tn);
+    bind_arenas(saved, scratch, [&] { mixer->bind(saved, scratch, B, Tn); });
   }
   std::vector<T> forward(const std::vector<T>& in) {
     std::vector<T> out(in.size());

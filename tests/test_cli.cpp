@@ -6,38 +6,17 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "train_workspace.h"
 
 using namespace spectral::testing;
 using nlohmann::json;
 
-namespace {
-
-const char* kTinyConfig = R"({
-  "model": {"d_model": 16, "n_layers": 2, "n_heads": 2, "context": 32, "mixer": "fft", "mlp_ratio": 2},
-  "train": {"batch_size": 4, "steps": 40, "lr": 0.01, "warmup_steps": 5, "eval_interval": 20,
-            "eval_batches": 2, "log_interval": 10, "seed": 3}
-})";
-
-struct Workspace {
-  std::string dir, text, config;
-  explicit Workspace(const std::string& tag) {
-    dir = temp_dir(tag);
-    text = dir + "/text.txt";
-    config = dir + "/tiny.json";
-    spit(text, generated_text(6000));
-    spit(config, kTinyConfig);
-  }
-  std::string train_args(const std::string& out, const std::string& extra = "") const {
-    return "train --config " + config + " --set data.path=" + text + " --out " + out + " --threads 1 --no-progress " + extra;
-  }
-};
-
-}  // namespace
+using Workspace = TrainWorkspace;
 
 TEST(Cli, TrainSampleEvalEndToEnd) {
   Workspace ws("e2e");
   const std::string out = ws.dir + "/run";
-  RunResult r = run_spectral(ws.train_args(out), ws.dir);
+  RunResult r = run_spectral(ws.train(out), ws.dir);
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* f : {"config.json", "metrics.jsonl", "last.safetensors", "best.safetensors"})
     EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
@@ -109,7 +88,7 @@ TEST(Cli, TrainSampleEvalEndToEnd) {
 TEST(Cli, EvalScoresEveryCharacterOnceWhateverTheStride) {
   Workspace ws("stride");
   const std::string out = ws.dir + "/run";
-  ASSERT_EQ(run_spectral(ws.train_args(out, "--set train.steps=10"), ws.dir).code, 0);
+  ASSERT_EQ(run_spectral(ws.train(out, "--set train.steps=10"), ws.dir).code, 0);
   const std::string held = ws.dir + "/held.txt";
   spit(held, generated_text(333, 7));
   double loss_full = 0;
@@ -125,8 +104,8 @@ TEST(Cli, EvalScoresEveryCharacterOnceWhateverTheStride) {
 
 TEST(Cli, SameSeedOneThreadGivesIdenticalLosses) {
   Workspace ws("det");
-  ASSERT_EQ(run_spectral(ws.train_args(ws.dir + "/a"), ws.dir).code, 0);
-  ASSERT_EQ(run_spectral(ws.train_args(ws.dir + "/b"), ws.dir).code, 0);
+  ASSERT_EQ(run_spectral(ws.train(ws.dir + "/a"), ws.dir).code, 0);
+  ASSERT_EQ(run_spectral(ws.train(ws.dir + "/b"), ws.dir).code, 0);
   auto a = read_jsonl(ws.dir + "/a/metrics.jsonl"), b = read_jsonl(ws.dir + "/b/metrics.jsonl");
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); i++) {
@@ -137,7 +116,7 @@ TEST(Cli, SameSeedOneThreadGivesIdenticalLosses) {
       EXPECT_EQ(a[i]["val_loss"].get<double>(), b[i]["val_loss"].get<double>()) << i;
     }
   }
-  ASSERT_EQ(run_spectral(ws.train_args(ws.dir + "/c", "--set train.seed=4"), ws.dir).code, 0);
+  ASSERT_EQ(run_spectral(ws.train(ws.dir + "/c", "--set train.seed=4"), ws.dir).code, 0);
   auto c = read_jsonl(ws.dir + "/c/metrics.jsonl");
   EXPECT_NE(a[0]["loss"].get<double>(), c[0]["loss"].get<double>());
 }
@@ -152,7 +131,7 @@ TEST(Cli, BadInputGetsAClearErrorAndExitCode2) {
   spit(ws.dir + "/empty.txt", "");
   spit(ws.dir + "/latin1.txt", std::string("abc\xe9") + "def");
   const std::string out = ws.dir + "/run";
-  ASSERT_EQ(run_spectral(ws.train_args(out, "--set train.steps=5"), ws.dir).code, 0);
+  ASSERT_EQ(run_spectral(ws.train(out, "--set train.steps=5"), ws.dir).code, 0);
   const std::string ck = out + "/last.safetensors";
   for (const Case& c : std::vector<Case>{
            {"train --config " + ws.dir + "/notjson.json --out " + ws.dir + "/x", "not valid JSON"},

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/utf8.h"
+#include "util/files.h"
 #include "data/vocab.h"
 #include "file_checks.h"
 #include "util/errors.h"

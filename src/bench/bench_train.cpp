@@ -10,7 +10,6 @@
 #include <random>
 
 #include "model/model.h"
-#include "ops/dropout.h"
 #include "ops/fft_plan.h"
 #include "ops/rot_scan.h"
 #include "train/adamw.h"
@@ -137,7 +136,7 @@ int run_train_bench(const TrainBenchOptions& o) {
     for (auto& v : x) v = tok(rng);
     for (auto& v : y) v = tok(rng);
     const double t0 = now_seconds();
-    loss = model.forward(x.data(), y.data(), B, T, {float(mc.dropout), dropout_seed(o.seed, uint64_t(s), 0)});
+    loss = model.forward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(s)));
     const double t1 = now_seconds();
     model.zero_grad();
     model.backward();

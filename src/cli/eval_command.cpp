@@ -10,8 +10,8 @@
 #include "data/dataset.h"
 #include "data/utf8.h"
 #include "io/checkpoint.h"
-#include "io/files.h"
-#include "train/evaluate.h"
+#include "util/files.h"
+#include "eval/evaluate.h"
 #include "util/errors.h"
 #include "util/threads.h"
 

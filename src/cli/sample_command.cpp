@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "data/utf8.h"
+#include "util/files.h"
 #include "io/checkpoint.h"
 #include "sample/sampler.h"
 #include "util/errors.h"

@@ -2,6 +2,7 @@
 #include "data/text.h"
 
 #include "data/utf8.h"
+#include "util/files.h"
 #include "util/errors.h"
 
 namespace spectral {

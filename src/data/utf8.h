@@ -1,4 +1,4 @@
-// utf8: strict UTF-8 ⇄ Unicode code points, and reading a whole file as bytes. The decoder accepts
+// utf8: strict UTF-8 ⇄ Unicode code points. The decoder accepts
 // exactly the well-formed UTF-8 of the Unicode standard (table 3-7): no overlong forms, no
 // surrogates, nothing above U+10FFFF, no truncated sequences, no stray continuation bytes; the
 // first offence throws InputError with its byte offset. A byte-order mark is not special: it
@@ -28,8 +28,5 @@ void utf8_append(std::string& out, char32_t cp);
 // format-breaking and invalid code points are shown by number only: U+0085, U+D800.
 std::string describe_code_point(char32_t cp);
 
-// The whole file as bytes. Throws IoError naming the path and the reason (missing, a directory,
-// unreadable).
-std::string read_file_bytes(const std::string& path);
 
 }  // namespace spectral

@@ -53,4 +53,16 @@ class Arena {
   size_t used_ = 0, capacity_ = 0, peak_ = 0;
 };
 
+// The count / allocate / hand out sequence for a pair of arenas: bind() takes every buffer from
+// saved and scratch in a fixed order; it runs once to count and once to hand out the memory.
+template <typename T, typename Bind>
+void bind_arenas(Arena<T>& saved, Arena<T>& scratch, Bind&& bind) {
+  saved.reset();
+  scratch.reset();
+  bind();
+  saved.allocate();
+  scratch.allocate();
+  bind();
+}
+
 }  // namespace spectral

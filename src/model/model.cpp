@@ -15,6 +15,10 @@
 
 namespace spectral {
 
+DropoutDraw dropout_for_step(double p, uint64_t run_seed, uint64_t step) {
+  return {float(p), dropout_seed(run_seed, step, 0)};
+}
+
 template <typename T>
 Model<T>::Model(const ModelConfig& cfg, int vocab_size) : Model(cfg, vocab_size, LayoutOnly{}) {
   params.assign(layout_.total(), T(0));
@@ -63,15 +67,7 @@ size_t Model<T>::num_params() const {
 template <typename T>
 void Model<T>::init(uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::fill(params.begin(), params.end(), T(0));
-  for (const auto& s : layout_.specs()) {
-    T* p = params.data() + s.offset;
-    for (size_t i = 0; i < s.size; i++) {
-      if (s.init == Init::Normal) p[i] = T(s.init_std * normal(rng));
-      if (s.init == Init::Ones) p[i] = T(1);
-    }
-  }
+  init_params(params.data(), layout_, rng);
   for (auto& ly : layers_) ly.mixer->init_custom(params.data(), rng);
 }
 
@@ -117,12 +113,7 @@ void Model<T>::bind(int B, int Tn) {
                                 " (context " + std::to_string(cfg_.context) + ")");
   B_ = B;
   T_ = Tn;
-  saved_.reset();
-  scratch_.reset();
-  take_buffers();
-  saved_.allocate();
-  scratch_.allocate();
-  take_buffers();
+  bind_arenas(saved_, scratch_, [&] { take_buffers(); });
 }
 
 template <typename T>

@@ -22,6 +22,9 @@ struct DropoutDraw {
   float p = 0;
   uint64_t seed = 0;
 };
+// The draw of training step `step` of a run seeded run_seed at rate p: the same step always gets
+// the same masks (so a resumed run repeats them exactly).
+DropoutDraw dropout_for_step(double p, uint64_t run_seed, uint64_t step);
 
 template <typename T>
 class Model {

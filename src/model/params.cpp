@@ -28,4 +28,21 @@ const ParamSpec* ParamLayout::find(const std::string& name) const {
   return nullptr;
 }
 
+template <typename T>
+void init_params(T* p, const ParamLayout& L, std::mt19937_64& rng, double jitter) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (const auto& s : L.specs()) {
+    for (size_t i = 0; i < s.size; i++) {
+      double v = 0;
+      if (s.init == Init::Normal) v = s.init_std * normal(rng);
+      if (s.init == Init::Ones) v = 1.0 + (jitter > 0 ? jitter * normal(rng) : 0.0);
+      if (s.init == Init::Zeros && jitter > 0) v = jitter * normal(rng);
+      p[s.offset + i] = T(v);
+    }
+  }
+}
+
+template void init_params<float>(float*, const ParamLayout&, std::mt19937_64&, double);
+template void init_params<double>(double*, const ParamLayout&, std::mt19937_64&, double);
+
 }  // namespace spectral

@@ -35,4 +35,11 @@ class ParamLayout {
   size_t total_ = 0;
 };
 
+// Initial values for every tensor of L in p (layout-sized): Normal draws init_std·N(0,1), Ones 1,
+// Zeros and Custom 0 (a Custom tensor's owner fills it afterwards). jitter > 0 (tests) adds
+// jitter·N(0,1) to Ones and Zeros so that no value sits at a special point. Draws come from rng in
+// layout order, Normal tensors only when jitter is 0.
+template <typename T>
+void init_params(T* p, const ParamLayout& L, std::mt19937_64& rng, double jitter = 0);
+
 }  // namespace spectral

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "data/utf8.h"
-#include "io/files.h"
+#include "util/files.h"
 #include "train/adamw.h"
 #include "util/errors.h"
 

@@ -16,11 +16,10 @@
 #include "data/dataset.h"
 #include "data/text.h"
 #include "io/checkpoint.h"
-#include "io/files.h"
+#include "util/files.h"
 #include "model/model.h"
-#include "ops/dropout.h"
 #include "train/adamw.h"
-#include "train/evaluate.h"
+#include "eval/evaluate.h"
 #include "util/errors.h"
 
 namespace spectral {
@@ -219,7 +218,7 @@ TrainSummary run_training(const Config& cfg, const TrainOptions& opt) {
     const auto s0 = Clock::now();
     const double lr = learning_rate(tc, step, elapsed());
     random_batch(x.data(), y.data(), split.train, B, T, rng);
-    const DropoutDraw drop{float(mc.dropout), dropout_seed(uint64_t(tc.seed), uint64_t(step), 0)};
+    const DropoutDraw drop = dropout_for_step(mc.dropout, uint64_t(tc.seed), uint64_t(step));
     const double loss = model.forward(x.data(), y.data(), B, T, drop);
     double norm = NAN;
     if (std::isfinite(loss)) {

@@ -1,5 +1,5 @@
 // evaluate: fixed-window validation loss and whole-text scoring.
-#include "train/evaluate.h"
+#include "eval/evaluate.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,7 +1,8 @@
-// files: write_file_atomic.
-#include "io/files.h"
+// files: whole-file reads and crash-safe writes.
+#include "util/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,6 +52,31 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+std::string read_file_bytes(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(path + ": cannot open for reading: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw IoError(path + ": cannot stat: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw IoError(path + ": cannot read: it is a directory");
+  std::string bytes;
+  if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw IoError(path + ": read failed after " + std::to_string(bytes.size()) + " bytes: " + std::strerror(errno));
+    }
+    if (got == 0) break;
+    bytes.append(buf, static_cast<size_t>(got));
+  }
+  return bytes;
 }
 
 }  // namespace spectral
