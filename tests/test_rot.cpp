@@ -12,6 +12,7 @@
 #include "gradcheck.h"
 #include "mixer_checks.h"
 #include "ops/rot_scan.h"
+#include "ops/rot_scan_naive.h"
 
 using namespace spectral;
 using namespace spectral::testing;

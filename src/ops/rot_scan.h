@@ -6,7 +6,7 @@
 //   HeadPhase φ (B,T,Lv,H): one phase per head per level, shared by its W/H channels; c = 1/√2.
 //   Dynamic   φ_l[t,h] = clamp(w_l · θ_l[t,h,:], −4, 4), w (Lv, W/H) shared by heads; c = 1/√2.
 // The projections around the scan (θ_0 = Wθ·x, φ = Wφ·x, RMSNorm, Wo) belong to model/mixer_rot.
-// A naive reference (direct loops, double accumulation, every level stored) sits beside the fast op.
+// A naive reference (direct loops, double accumulation, every level stored) is in ops/rot_scan_naive.
 //
 // Memory policy of the fast op: forward saves only the sines and cosines of the phases (computed
 // once, read again by backward) — not the level states. Backward recomputes the Lv level states one
@@ -60,14 +60,6 @@ void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase
 template <typename T>
 void rot_scan_backward(T* dtheta0, T* dphase, T* work, const T* dout, const T* theta0, const T* phase,
                        const T* saved, RotVariant v, int B, int Tn, int W, int H, int Lv, int slots);
-
-// Reference: same contract without saved values, straightforward loops in double.
-template <typename T>
-void rot_scan_naive_forward(T* out, const T* theta0, const T* phase, RotVariant v, int B, int Tn, int W, int H,
-                            int Lv);
-template <typename T>
-void rot_scan_naive_backward(T* dtheta0, T* dphase, const T* dout, const T* theta0, const T* phase,
-                             RotVariant v, int B, int Tn, int W, int H, int Lv);
 
 // cos and sin of n phases (float: a vectorizable Cody–Waite + minimax polynomial, |error| < 2e-7
 // for |x| <= 8192; double: std::cos / std::sin). Shared by the op and the mixer's incremental step.
