@@ -4,6 +4,7 @@
 // shared mixer checks; `local` sees exactly the last window positions.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 #include "gradcheck.h"
@@ -140,7 +141,9 @@ static double worst_step_error(const AttnCase& a, const std::vector<double>& qkv
     for (int t = 0; t < a.T; t++) {
       const size_t r = (size_t)b * a.T + t;
       attention_step(row.data(), kv.data(), scores.data(), qkv.data() + r * 3 * a.C, t, a.C, a.H, a.window);
-      worst = std::max(worst, rel_error_of(row.data(), full.data() + r * a.C, a.C));
+      const double e = rel_error_of(row.data(), full.data() + r * a.C, a.C);
+      if (std::isnan(e)) return e;  // std::max would drop a NaN row
+      worst = std::max(worst, e);
     }
   }
   return worst;
