@@ -1,4 +1,5 @@
-// rot_scan: forward/backward of the rot level loop (the naive reference is in rot_scan_naive.cpp).
+// rot_scan: forward/backward of the rot level loop and its one-position step (the naive reference is
+// in rot_scan_naive.cpp).
 //
 // Work is split into independent units that never share a written value: LowRank — (batch, block of
 // 16 channels); HeadPhase — (batch, 16-channel block of a head) in forward and (batch, head) in
@@ -19,11 +20,13 @@
 #endif
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "util/threads.h"
 
@@ -660,10 +663,76 @@ void rot_scan_backward(T* dtheta0, T* dphase, T* work, const T* dout, const T* t
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// one-position step
+// ---------------------------------------------------------------------------------------------
+
+// Phases of one position: Lv·P from φ (LowRank, HeadPhase), or H at a time for the current level
+// (Dynamic).
+static int step_phases(RotVariant v, int W, int H, int Lv) {
+  return v == RotVariant::Dynamic ? H : Lv * rot_phase_width(v, W, H);
+}
+
+size_t rot_scan_state_size(int W, int Lv, int max_len) {
+  size_t n = 0;
+  for (int l = 0; l < Lv && (1L << l) < max_len; l++) n += (size_t(1) << l) * W;
+  return n;
+}
+
+size_t rot_scan_step_work_size(RotVariant v, int W, int H, int Lv) {
+  return 2 * size_t(W) + 2 * size_t(step_phases(v, W, H, Lv));
+}
+
+// The level loop for one position: θ_{l+1} = c·(cos φ_l ⊙ θ_l + sin φ_l ⊙ θ_l[pos − 2^l]), the
+// shifted state read from level l's ring before θ_l[pos] replaces it there.
+template <typename T>
+void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
+                   int W, int H, int Lv) {
+  assert(pos >= 0 && pos < max_len);
+  const int nphase = step_phases(v, W, H, Lv);
+  T* theta = work;
+  T* next = theta + W;
+  T* cs = next + W;
+  T* sn = cs + nphase;
+  std::memcpy(theta, theta0, size_t(W) * sizeof(T));
+  if (v != RotVariant::Dynamic) rot_sincos(cs, sn, phase, nphase);
+  const T c = T(rot_scale(v));
+  const int hw = W / H;
+  for (int l = 0; l < Lv; l++) {
+    const long s = 1L << l;
+    T* slot = s < max_len ? state + (size_t(s) - 1) * W + size_t(pos & (s - 1)) * W : nullptr;
+    const T* prev = pos >= s ? slot : nullptr;  // θ_l[pos − s], stored s steps ago in this slot
+    const T *cl = cs, *sl = sn;
+    if (v == RotVariant::LowRank) {
+      cl = cs + size_t(l) * W;
+      sl = sn + size_t(l) * W;
+    } else if (v == RotVariant::HeadPhase) {
+      cl = cs + size_t(l) * H;
+      sl = sn + size_t(l) * H;
+    } else {
+      const T* wl = phase + size_t(l) * hw;
+      for (int h = 0; h < H; h++) {
+        T raw = 0;
+        for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
+        cs[h] = clamp_phase(raw);
+      }
+      rot_sincos(cs, sn, cs, H);
+    }
+    for (int ch = 0; ch < W; ch++) {
+      const int k = v == RotVariant::LowRank ? ch : ch / hw;
+      next[ch] = c * (cl[k] * theta[ch] + (prev ? sl[k] * prev[ch] : T(0)));
+    }
+    if (slot) std::memcpy(slot, theta, size_t(W) * sizeof(T));
+    std::swap(theta, next);
+  }
+  std::memcpy(out, theta, size_t(W) * sizeof(T));
+}
+
 #define SPECTRAL_ROT_INSTANTIATE(T)                                                                          \
   template void rot_scan_forward<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int); \
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
-                                     int, int, int, int);
+                                     int, int, int, int);                                                    \
+  template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);
 SPECTRAL_ROT_INSTANTIATE(float)
 SPECTRAL_ROT_INSTANTIATE(double)
 #undef SPECTRAL_ROT_INSTANTIATE
