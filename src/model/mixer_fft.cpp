@@ -120,7 +120,7 @@ void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   fft_conv_step(y, inc_u_.data(), u, P + kernel_, context_, P + d_skip_, pos, d_);
   if (fc_.gate) {
     linear_forward(g, in, P + w_gate_, (const T*)nullptr, 1, d_, d_);
-    for (int c = 0; c < d_; c++) y[c] *= g[c];
+    mul_forward(y, g, y, (size_t)d_);
   }
   linear_forward(out, y, P + w_out_, (const T*)nullptr, 1, d_, d_);
 }
