@@ -227,12 +227,12 @@ const T* Model<T>::step(int32_t token, int pos) {
   for (auto& ly : layers_) {
     rmsnorm_forward(ln, rstd, x, P + ly.ln1_w, 1, d_);
     ly.mixer->step(out, ln, pos, P);
-    for (int c = 0; c < d_; c++) x[c] += out[c];
+    add_inplace(x, out, (size_t)d_);
     rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, 1, d_);
     linear_forward(h, ln, P + ly.w1, P + ly.b1, 1, d_, hidden_);
     gelu_forward(a, h, (size_t)hidden_);
     linear_forward(out, a, P + ly.w2, P + ly.b2, 1, hidden_, d_);
-    for (int c = 0; c < d_; c++) x[c] += out[c];
+    add_inplace(x, out, (size_t)d_);
   }
   rmsnorm_forward(ln, rstd, x, P + lnf_w_, 1, d_);
   linear_forward(logits, ln, lm_weight(), (const T*)nullptr, 1, d_, V_);
