@@ -72,6 +72,28 @@ void share_start(Model<float>& model, AdamW& adamw, TrainState& st, bool resumin
   }
 }
 
+// FNV-1a over the weights' bytes.
+uint64_t weights_checksum(const std::vector<float>& params) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
+  for (size_t i = 0; i < params.size() * sizeof(float); i++) h = (h ^ bytes[i]) * 0x100000001b3ull;
+  return h;
+}
+
+// Every process must hold the same weights (they apply the same update to the same start): the
+// checksums are compared, and a difference is an error rather than a silently forked model.
+uint64_t check_identical_weights(const std::vector<float>& params, const Communicator& comm) {
+  const uint64_t h = weights_checksum(params);
+  if (comm.size == 1) return h;
+  // halves of the checksum are exact in a double; max of x and of −x give the max and the min
+  double v[4] = {double(h >> 32), double(h & 0xffffffffu), -double(h >> 32), -double(h & 0xffffffffu)};
+  comm.max(v, 4);
+  if (v[0] != -v[2] || v[1] != -v[3])
+    throw NumericalError("the " + std::to_string(comm.size) +
+                         " processes hold different weights (a process computed differently); stopped");
+  return h;
+}
+
 std::string mixer_list(const ModelConfig& mc) {
   std::string s;
   for (size_t i = 0; i < mc.mixer.size(); i++) s += (i ? "," : "") + mc.mixer[i];
@@ -140,6 +162,7 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     std::unique_ptr<RunDirectory> run;
     int last_saved = resuming ? st.step : -1;  // step of the newest last.safetensors (-1: none)
     auto save_last = [&](int step) {
+      check_identical_weights(model.params, comm);
       st.step = step;
       st.rng = rng_to_string(rng);
       st.elapsed_s = clock.elapsed();
@@ -273,6 +296,9 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
         break;
       }
     }
+    const uint64_t checksum = check_identical_weights(model.params, comm);
+    if (comm.size > 1 && comm.root())
+      spdlog::info("weights identical on all {} processes (checksum {:016x})", comm.size, checksum);
     sum.steps_done = step;
     sum.complete = step >= tc.steps;
     sum.skipped = st.skipped;
