@@ -11,6 +11,7 @@
 #include "bench/bench_mixers.h"
 #include "bench/bench_util.h"
 #include "io/checkpoint.h"
+#include "model/mixer_registry.h"
 #include "model/model.h"
 #include "sample/sampler.h"
 #include "util/errors.h"
@@ -89,7 +90,7 @@ int run_sample_bench(const SampleBenchOptions& o) {
           c.model.mixer = {name};
         }
         c.model.mixer.assign(c.model.n_layers, c.model.mixer[0]);
-        validate(c);
+        validate_config(c);
       }
       Subject s;
       s.owned = std::make_unique<Model<float>>(c.model, o.vocab);

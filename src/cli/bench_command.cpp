@@ -10,6 +10,7 @@
 #include "bench/bench_train.h"
 #include "cli/commands.h"
 #include "config/config.h"
+#include "model/mixer_registry.h"
 #include "util/errors.h"
 #include "util/threads.h"
 
@@ -41,7 +42,7 @@ std::vector<int> parse_int_list(const std::string& s, const std::string& flag) {
 Config load_config(const std::string& path, const std::vector<std::string>& sets) {
   nlohmann::json j = path.empty() ? nlohmann::json::object() : read_json_file(path);
   for (const auto& s : sets) apply_override(j, s);
-  return config_from_json(j);
+  return load_config_json(j);
 }
 
 }  // namespace
