@@ -1,7 +1,11 @@
 // Causal (sliding-window) softmax attention: the blocked gemm op equals the naive masked T×T
-// reference, its backward matches finite differences, and the `attention` / `local` mixer layers
-// pass the shared mixer checks; `local` sees exactly the last window positions.
+// reference, its backward matches finite differences, its one-position step over a key/value cache
+// reproduces the forward at every position, and the `attention` / `local` mixer layers pass the
+// shared mixer checks; `local` sees exactly the last window positions.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
 
 #include "gradcheck.h"
 #include "mixer_checks.h"
@@ -116,6 +120,45 @@ TEST(Attention, GradientMatchesDirectionalDerivativesAtLargerShapes) {
       EXPECT_LT(std::fabs(numeric - analytic) / std::max(std::fabs(numeric), std::fabs(analytic)), kGradTol)
           << describe(a) << " direction " << dir;
     }
+  }
+}
+
+// ============================================================================ op: step == forward
+
+// Feeding the positions one at a time through attention_step (one cache per sequence) gives row t
+// of attention_forward at every t. Cache rows not yet fed and the scratch start as NaN, so reading
+// them would show.
+template <typename T>
+static double worst_step_error(const AttnCase& a, const std::vector<double>& qkv_d) {
+  const size_t n_out = (size_t)a.B * a.T * a.C;
+  const std::vector<T> qkv(qkv_d.begin(), qkv_d.end());
+  std::vector<T> full(n_out), saved(attention_saved_size(a.B, a.T, a.C, a.H, a.window));
+  attention_forward(full.data(), saved.data(), qkv.data(), a.B, a.T, a.C, a.H, a.window);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  double worst = 0;
+  for (int b = 0; b < a.B; b++) {
+    std::vector<T> kv((size_t)a.T * 2 * a.C, nan), scores(attention_step_scratch_size(a.T, a.window), nan), row(a.C);
+    for (int t = 0; t < a.T; t++) {
+      const size_t r = (size_t)b * a.T + t;
+      attention_step(row.data(), kv.data(), scores.data(), qkv.data() + r * 3 * a.C, t, a.C, a.H, a.window);
+      const double e = rel_error_of(row.data(), full.data() + r * a.C, a.C);
+      if (std::isnan(e)) return e;  // std::max would drop a NaN row
+      worst = std::max(worst, e);
+    }
+  }
+  return worst;
+}
+
+TEST(Attention, StepOverCacheEqualsForwardAtEveryPosition) {
+  std::mt19937 rng(24);
+  // odd sizes and head counts, windows shorter than, equal to and longer than T, T straddling the
+  // forward's 64-query blocks
+  const AttnCase cases[] = {{1, 1, 4, 1, 1},  {2, 5, 6, 2, 3},   {1, 7, 9, 3, 100}, {2, 7, 8, 4, 1},
+                            {1, 13, 5, 1, 13}, {1, 70, 12, 3, 70}, {2, 67, 10, 5, 7}, {1, 130, 6, 2, 65}};
+  for (const AttnCase& a : cases) {
+    const auto qkv = random_vector((size_t)a.B * a.T * 3 * a.C, rng);
+    EXPECT_LE(worst_step_error<double>(a, qkv), 1e-12) << describe(a);
+    EXPECT_LE(worst_step_error<float>(a, qkv), 1e-5) << describe(a);
   }
 }
 

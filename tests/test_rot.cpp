@@ -1,17 +1,20 @@
 // The rot mixer (model.md, section rot) in its three variants. Core op (ops/rot_scan): level count,
 // the float sin/cos, fast == naive reference (forward and backward, odd shapes, levels whose shift
-// exceeds T, any slot count), finite-difference gradients in double, and the dynamic clamp's zero
-// gradient. Mixer layer (model/mixer_rot): finite-difference gradients of the whole layer,
-// causality, incremental generation equal to the full forward pass.
+// exceeds T, any slot count), finite-difference gradients in double, the dynamic clamp's zero
+// gradient, and the one-position step over ring buffers equal to the forward at every position.
+// Mixer layer (model/mixer_rot): finite-difference gradients of the whole layer, causality,
+// incremental generation equal to the full forward pass.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "gradcheck.h"
 #include "mixer_checks.h"
 #include "ops/rot_scan.h"
+#include "ops/rot_scan_naive.h"
 
 using namespace spectral;
 using namespace spectral::testing;
@@ -244,6 +247,71 @@ TEST(RotScan, DynamicClampedPhasesGetZeroGradient) {
       for (int j = 0; j < hw; j++) EXPECT_EQ(dw_ref[j], 0.0);
     }
     EXPECT_LT(rel_error(dw, dw_ref), 1e-13);
+  }
+}
+
+// Feeding the positions one at a time through rot_scan_step (one state per sequence) gives row t of
+// rot_scan_forward at every t. The state and the scratch start as NaN, so reading a ring slot before
+// it was written would show.
+template <typename T>
+static double worst_step_error(RotVariant v, const ScanShape& s, int H, int max_len, const ScanData& d) {
+  const std::vector<T> theta0(d.theta0.begin(), d.theta0.end()), phase(d.phase.begin(), d.phase.end());
+  std::vector<T> full(theta0.size()), saved(rot_scan_saved_size(v, s.B, s.T, s.W, H, s.Lv)),
+      work(rot_scan_work_size(v, s.T, s.W, H, s.Lv, 1));
+  rot_scan_forward(full.data(), saved.data(), work.data(), theta0.data(), phase.data(), v, s.B, s.T, s.W, H, s.Lv, 1);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const size_t per_pos = v == RotVariant::Dynamic ? 0 : size_t(s.Lv) * rot_phase_width(v, s.W, H);
+  double worst = 0;
+  for (int b = 0; b < s.B; b++) {
+    std::vector<T> state(rot_scan_state_size(s.W, s.Lv, max_len), nan),
+        step_work(rot_scan_step_work_size(v, s.W, H, s.Lv), nan), row(s.W);
+    for (int t = 0; t < s.T; t++) {
+      const size_t r = size_t(b) * s.T + t;
+      rot_scan_step(row.data(), state.data(), step_work.data(), theta0.data() + r * s.W, phase.data() + r * per_pos, v,
+                    t, max_len, s.W, H, s.Lv);
+      const double e = rel_error_of(row.data(), full.data() + r * s.W, s.W);
+      if (std::isnan(e)) return e;  // std::max would drop a NaN row
+      worst = std::max(worst, e);
+    }
+  }
+  return worst;
+}
+
+TEST(RotScan, StepOverRingsEqualsForwardAtEveryPosition) {
+  std::mt19937 rng(24);
+  // odd widths and head counts, T not a power of two, levels whose shift is >= T, rings longer than
+  // the sequence (max_len > T)
+  const ScanShape shapes[] = {{1, 1, 4, 2, 1},  {2, 5, 6, 2, 4},  {3, 7, 9, 3, 4},
+                              {2, 13, 40, 4, 5}, {1, 37, 15, 3, 6}, {1, 100, 36, 3, 7}};
+  for (int vi = 0; vi < 3; vi++) {
+    const RotVariant v = kVariants[vi];
+    for (const ScanShape& s : shapes) {
+      const int H = op_heads(v, s.H);
+      ScanData d = random_scan_data(v, s, rng);
+      for (int max_len : {s.T, s.T + 9}) {
+        const std::string where = std::string(kNames[vi]) + " T=" + std::to_string(s.T) + " W=" + std::to_string(s.W) +
+                                  " Lv=" + std::to_string(s.Lv) + " max_len=" + std::to_string(max_len);
+        EXPECT_LE(worst_step_error<double>(v, s, H, max_len, d), 1e-12) << where;
+        EXPECT_LE(worst_step_error<float>(v, s, H, max_len, d), 1e-5) << where;
+      }
+      if (v == RotVariant::Dynamic && s.T > 1) {
+        // w_0 large enough that the clamp at ±4 is active for some of the level-0 phases w_0·θ_0[t,h,:]
+        // (the higher levels keep their small w: a large w would amplify rounding from level to level)
+        const int hw = s.W / H;
+        for (int j = 0; j < hw; j++) d.phase[j] *= 8;
+        int clamped = 0;
+        for (size_t r = 0; r < size_t(s.B) * s.T; r++)
+          for (int h = 0; h < H; h++) {
+            double raw = 0;
+            for (int j = 0; j < hw; j++) raw += d.phase[j] * d.theta0[r * s.W + size_t(h) * hw + j];
+            clamped += std::fabs(raw) > kRotPhaseClamp;
+          }
+        EXPECT_GT(clamped, 0) << "T=" << s.T;
+        EXPECT_LT(clamped, s.B * s.T * H) << "T=" << s.T;
+        EXPECT_LE(worst_step_error<double>(v, s, H, s.T, d), 1e-12) << "dynamic, clamped, T=" << s.T;
+        EXPECT_LE(worst_step_error<float>(v, s, H, s.T, d), 1e-5) << "dynamic, clamped, T=" << s.T;
+      }
+    }
   }
 }
 

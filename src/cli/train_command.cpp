@@ -11,6 +11,7 @@
 #include "model/mixer_registry.h"
 #include "train/resume.h"
 #include "train/trainer.h"
+#include "util/distributed.h"
 #include "util/stop_signal.h"
 #include "util/threads.h"
 
@@ -60,30 +61,39 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
     TrainOptions opt;
     opt.progress = !args->no_progress;
     opt.stop_at = args->stop_at;
+    const Communicator& comm = world();
+    opt.comm = &comm;
+    opt.out_dir = resume->count() ? args->resume_dir : args->out_dir;
+    opt.overwrite = args->overwrite;
+    // rank 0 resolves the config (the other processes receive it and need none of the files)
     Config cfg;
     ResumePlan plan;
-    if (resume->count()) {
-      plan = plan_resume(args->resume_dir, args->sets, args->allow_changes);
-      cfg = plan.config;
-      opt.out_dir = args->resume_dir;
-      opt.resume = &plan;
-      if (plan.state.step >= cfg.train.steps) {
-        spdlog::info("the run in {} is complete ({} of {} steps); to train longer: --resume {} --allow-changes --set "
-                     "train.steps=N",
-                     args->resume_dir, plan.state.step, cfg.train.steps, args->resume_dir);
-        return 0;
+    double finished = 0;
+    on_root(comm, [&] {
+      if (resume->count()) {
+        plan = plan_resume(args->resume_dir, args->sets, args->allow_changes);
+        cfg = plan.config;
+        opt.resume = &plan;
+        if (plan.state.step >= cfg.train.steps) {
+          spdlog::info("the run in {} is complete ({} of {} steps); to train longer: --resume {} --allow-changes --set "
+                       "train.steps=N",
+                       args->resume_dir, plan.state.step, cfg.train.steps, args->resume_dir);
+          finished = 1;
+        }
+      } else {
+        nlohmann::json j = args->config_path.empty() ? nlohmann::json::object() : read_json_file(args->config_path);
+        for (const auto& s : args->sets) apply_override(j, s);
+        cfg = load_config_json(j);
       }
-    } else {
-      nlohmann::json j = args->config_path.empty() ? nlohmann::json::object() : read_json_file(args->config_path);
-      for (const auto& s : args->sets) apply_override(j, s);
-      cfg = load_config_json(j);
-      opt.out_dir = args->out_dir;
-      opt.overwrite = args->overwrite;
-    }
+    });
+    comm.broadcast(&finished, 1);
+    if (finished) return 0;
+    if (resume->count() && !comm.root()) opt.resume = &plan;  // a placeholder: rank 0's plan is sent
     set_threads(args->threads);
     install_stop_handlers();
     opt.stop_signal = stop_requested();
     const TrainSummary s = run_training(cfg, opt);
+    if (!comm.root()) return s.stopped_by_signal ? 128 + s.stopped_by_signal : 0;
     if (s.stopped_by_signal) {
       spdlog::warn("interrupted at step {} of {}; resume with: spectral train --resume {}", s.steps_done, cfg.train.steps,
                    opt.out_dir);

@@ -8,15 +8,18 @@
 
 namespace spectral {
 
-double validation_loss(Model<float>& model, const std::vector<int32_t>& tokens, int B, int T, int n_batches) {
-  const auto offsets = fixed_window_offsets(tokens.size(), T, B * n_batches);
+double validation_loss(Model<float>& model, const std::vector<int32_t>& tokens, int B, int T, int n_batches,
+                       const Communicator& comm) {
+  const size_t windows = (size_t)B * comm.size * n_batches;
+  const auto offsets = fixed_window_offsets(tokens.size(), T, (int)windows);
+  const size_t first = (size_t)comm.rank * B * n_batches;  // this process's block of windows
   std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
-  double total = 0;
+  double total = 0;  // Σ of the windows' mean losses
   for (int i = 0; i < n_batches; i++) {
-    batch_at(x.data(), y.data(), tokens, offsets.data() + (size_t)i * B, B, T);
-    total += model.forward(x.data(), y.data(), B, T);
+    batch_at(x.data(), y.data(), tokens, offsets.data() + first + (size_t)i * B, B, T);
+    total += model.forward(x.data(), y.data(), B, T) * B;
   }
-  return total / n_batches;
+  return comm.sum(total) / double(windows);
 }
 
 double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int stride, std::vector<float>* per_position) {

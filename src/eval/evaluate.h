@@ -7,11 +7,15 @@
 #include <vector>
 
 #include "model/model.h"
+#include "util/distributed.h"
 
 namespace spectral {
 
-// Mean loss over n_batches batches of B fixed windows of length T spread evenly over tokens.
-double validation_loss(Model<float>& model, const std::vector<int32_t>& tokens, int B, int T, int n_batches);
+// Mean loss over n_batches batches of B fixed windows of length T spread evenly over tokens. With
+// several processes, B is each one's share: the windows are those of one process with
+// B·comm.size rows, each process scores its block of them, and all get the same mean.
+double validation_loss(Model<float>& model, const std::vector<int32_t>& tokens, int B, int T, int n_batches,
+                       const Communicator& comm = Communicator());
 
 // Scores every token after the first exactly once: windows of the model's context advance by
 // stride (<= context); each window scores only the positions not scored before, so every scored

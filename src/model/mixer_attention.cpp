@@ -1,8 +1,7 @@
-// mixer_attention: wiring of the attention / local mixer (projections around ops/attention) and its
-// incremental step over a key/value cache.
+// mixer_attention: wiring of the attention / local mixer (projections around ops/attention), and of
+// its incremental step (projections around ops/attention's step; the key/value cache lives here).
 #include "model/mixer_attention.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -62,44 +61,17 @@ template <typename T>
 void AttentionMixer<T>::begin_incremental(int max_len) {
   inc_len_ = max_len;
   inc_kv_.assign((size_t)max_len * 2 * d_, T(0));
-  inc_tmp_.assign((size_t)4 * d_ + std::min(max_len, window_), T(0));
+  inc_tmp_.assign((size_t)4 * d_ + attention_step_scratch_size(max_len, window_), T(0));
 }
 
 template <typename T>
 void AttentionMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   if (pos < 0 || pos >= inc_len_) throw std::out_of_range("attention: step position beyond begin_incremental's max_len");
-  const int hs = d_ / heads_;
-  const double scale = 1.0 / std::sqrt(double(hs));
   T* qkv = inc_tmp_.data();  // (3d) = [q | k | v]
   T* att = qkv + 3 * d_;     // (d)
-  T* sc = att + d_;          // (visible keys)
+  T* scores = att + d_;      // attention_step's scratch
   linear_forward(qkv, in, P + w_qkv_, (const T*)nullptr, 1, d_, 3 * d_);
-  T* kv = inc_kv_.data();
-  std::memcpy(kv + (size_t)pos * 2 * d_, qkv + d_, sizeof(T) * 2 * d_);
-  const int s0 = std::max(0, pos - window_ + 1), nk = pos - s0 + 1;
-  for (int h = 0; h < heads_; h++) {
-    const T* q = qkv + h * hs;
-    double mx = -HUGE_VAL;
-    for (int j = 0; j < nk; j++) {
-      const T* k = kv + (size_t)(s0 + j) * 2 * d_ + h * hs;
-      double acc = 0;
-      for (int c = 0; c < hs; c++) acc += double(q[c]) * k[c];
-      sc[j] = T(acc * scale);
-      mx = std::max(mx, double(sc[j]));
-    }
-    double sum = 0;
-    for (int j = 0; j < nk; j++) {
-      sc[j] = T(std::exp(double(sc[j]) - mx));
-      sum += sc[j];
-    }
-    T* a = att + h * hs;
-    for (int c = 0; c < hs; c++) a[c] = T(0);
-    for (int j = 0; j < nk; j++) {
-      const T* v = kv + (size_t)(s0 + j) * 2 * d_ + d_ + h * hs;
-      const T w = T(sc[j] / sum);
-      for (int c = 0; c < hs; c++) a[c] += w * v[c];
-    }
-  }
+  attention_step(att, inc_kv_.data(), scores, qkv, pos, d_, heads_, window_);
   linear_forward(out, att, P + w_out_, (const T*)nullptr, 1, d_, d_);
 }
 

@@ -29,7 +29,7 @@ class AttentionMixer : public Mixer<T> {
   T *qkv_ = nullptr, *att_ = nullptr, *probs_ = nullptr;      // saved
   T *dqkv_ = nullptr, *datt_ = nullptr, *dscores_ = nullptr;  // scratch
   // incremental: cached [k | v] per position (max_len, 2d); one row of temporaries (q,k,v, attended
-  // output, scores over the visible keys)
+  // output, the step's scores over the visible keys)
   std::vector<T> inc_kv_, inc_tmp_;
   int inc_len_ = 0;
 };

@@ -1,4 +1,5 @@
-// mixer_fft: wiring of the fft mixer (projections around ops/fft_conv) and its incremental step.
+// mixer_fft: wiring of the fft mixer (projections around ops/fft_conv), and of its incremental step
+// (projections around ops/fft_conv's step; the cache of u lives here).
 #include "model/mixer_fft.h"
 
 #include <cmath>
@@ -112,22 +113,14 @@ void FftMixer<T>::begin_incremental(int max_len) {
 
 template <typename T>
 void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
-  T* u = inc_u_.data() + (size_t)pos * d_;
-  T* y = inc_tmp_.data();
+  T* u = inc_tmp_.data();
+  T* y = u + d_;
   T* g = y + d_;
   linear_forward(u, in, P + w_in_, (const T*)nullptr, 1, d_, d_);
-  const T* k = P + kernel_;
-  const T* D = P + d_skip_;
-  for (int c = 0; c < d_; c++) {
-    // one dot product per channel: y_c = Σ_s k_c[s] u_c[pos−s] + D_c u_c[pos]
-    const T* kc = k + (size_t)c * context_;
-    double acc = double(D[c]) * u[c];
-    for (int s = 0; s <= pos; s++) acc += double(kc[s]) * inc_u_[(size_t)(pos - s) * d_ + c];
-    y[c] = T(acc);
-  }
+  fft_conv_step(y, inc_u_.data(), u, P + kernel_, context_, P + d_skip_, pos, d_);
   if (fc_.gate) {
     linear_forward(g, in, P + w_gate_, (const T*)nullptr, 1, d_, d_);
-    for (int c = 0; c < d_; c++) y[c] *= g[c];
+    mul_forward(y, g, y, (size_t)d_);
   }
   linear_forward(out, y, P + w_out_, (const T*)nullptr, 1, d_, d_);
 }

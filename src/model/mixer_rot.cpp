@@ -1,5 +1,5 @@
-// mixer_rot: wiring of the rot mixer (projections and RMSNorm around ops/rot_scan) and its
-// incremental step.
+// mixer_rot: wiring of the rot mixer (projections and RMSNorm around ops/rot_scan), and of its
+// incremental step (the same projections around ops/rot_scan's step; its ring buffers live here).
 //
 // Initialisation (all Normal, all with weight decay):
 //   w_theta  std 1/√d          fan-in scaling: θ_0 = Wθ·x has entries of the scale of x's
@@ -17,7 +17,6 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
-#include <utility>
 
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
@@ -120,67 +119,33 @@ template <typename T>
 void RotMixer<T>::begin_incremental(int max_len) {
   if (max_len < 1 || max_len > context_) throw std::invalid_argument("rot mixer: max_len outside 1..context");
   inc_len_ = max_len;
-  ring_at_.assign(Lv_, 0);
-  size_t total = 0;
-  for (int l = 0; l < Lv_; l++) {
-    ring_at_[l] = total;
-    if ((1L << l) < max_len) total += (size_t(1) << l) * W_;
-  }
-  ring_.assign(total, T(0));
-  const int nphase = std::max(Lv_ * P_, H_);
-  inc_.assign(size_t(2) * W_ + d_ + 2 * size_t(nphase) + 1, T(0));
+  inc_state_.assign(rot_scan_state_size(W_, Lv_, max_len), T(0));
+  inc_work_.assign(rot_scan_step_work_size(variant_, W_, scan_heads(), Lv_), T(0));
+  inc_.assign(size_t(2) * W_ + d_ + 1 + size_t(Lv_) * P_, T(0));
 }
 
 template <typename T>
 void RotMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   if (pos < 0 || pos >= inc_len_) throw std::out_of_range("rot mixer: step position outside begin_incremental's range");
-  const int nphase = std::max(Lv_ * P_, H_);
-  T* theta = inc_.data();
-  T* next = theta + W_;
-  T* u = next + W_;
-  T* cs = u + d_;
-  T* sn = cs + nphase;
-  T* rstd = sn + nphase;
+  T* theta0 = inc_.data();
+  T* thetaL = theta0 + W_;
+  T* u = thetaL + W_;
+  T* rstd = u + d_;
+  T* phi = rstd + 1;
   if (normed()) {
     linear_forward(u, in, P + w_theta_, (const T*)nullptr, 1, d_, d_);
-    rmsnorm_forward(theta, rstd, u, (const T*)nullptr, 1, d_);
+    rmsnorm_forward(theta0, rstd, u, (const T*)nullptr, 1, d_);
   } else {
-    linear_forward(theta, in, P + w_theta_, (const T*)nullptr, 1, d_, W_);
+    linear_forward(theta0, in, P + w_theta_, (const T*)nullptr, 1, d_, W_);
   }
+  const T* phase = P + w_level_;
   if (P_ > 0) {
-    linear_forward(cs, in, P + w_phi_, (const T*)nullptr, 1, d_, Lv_ * P_);
-    rot_sincos(cs, sn, cs, Lv_ * P_);
+    linear_forward(phi, in, P + w_phi_, (const T*)nullptr, 1, d_, Lv_ * P_);
+    phase = phi;
   }
-  const T c = T(rot_scale(variant_));
-  const int hw = W_ / scan_heads();
-  for (int l = 0; l < Lv_; l++) {
-    const long s = 1L << l;
-    T* slot = s < inc_len_ ? ring_.data() + ring_at_[l] + size_t(pos & (s - 1)) * W_ : nullptr;
-    const T* prev = pos >= s ? slot : nullptr;  // θ_l[pos − s], stored s steps ago in this slot
-    const T *cl = cs, *sl = sn;
-    if (variant_ == RotVariant::LowRank) {
-      cl = cs + size_t(l) * W_;
-      sl = sn + size_t(l) * W_;
-    } else if (variant_ == RotVariant::HeadPhase) {
-      cl = cs + size_t(l) * H_;
-      sl = sn + size_t(l) * H_;
-    } else {
-      const T* wl = P + w_level_ + size_t(l) * hw;
-      for (int h = 0; h < H_; h++) {
-        T raw = 0;
-        for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
-        cs[h] = std::min(std::max(raw, T(-kRotPhaseClamp)), T(kRotPhaseClamp));
-      }
-      rot_sincos(cs, sn, cs, H_);
-    }
-    for (int ch = 0; ch < W_; ch++) {
-      const int k = variant_ == RotVariant::LowRank ? ch : ch / hw;
-      next[ch] = c * (cl[k] * theta[ch] + (prev ? sl[k] * prev[ch] : T(0)));
-    }
-    if (slot) std::memcpy(slot, theta, size_t(W_) * sizeof(T));
-    std::swap(theta, next);
-  }
-  linear_forward(out, theta, P + w_out_, (const T*)nullptr, 1, W_, d_);
+  rot_scan_step(thetaL, inc_state_.data(), inc_work_.data(), theta0, phase, variant_, pos, inc_len_, W_, scan_heads(),
+                Lv_);
+  linear_forward(out, thetaL, P + w_out_, (const T*)nullptr, 1, W_, d_);
 }
 
 template class RotMixer<float>;

@@ -41,11 +41,10 @@ class RotMixer : public Mixer<T> {
   int B_ = 0, T_ = 0, slots_ = 1;
   T *u_ = nullptr, *rstd_ = nullptr, *theta0_ = nullptr, *thetaL_ = nullptr, *trig_ = nullptr;  // saved
   T *phi_ = nullptr, *work_ = nullptr, *dthetaL_ = nullptr, *dtheta0_ = nullptr, *du_ = nullptr;  // scratch
-  // incremental: ring l holds θ_l of the last 2^l positions (slot pos mod 2^l), for the levels with
-  // 2^l < max_len (the others only ever shift in zeros); one position of temporaries.
+  // incremental: the step's per-level rings of past states (rot_scan_state_size) and scratch; one
+  // position of temporaries (θ_0, θ_Lv, u, rstd, φ).
   int inc_len_ = 0;
-  std::vector<size_t> ring_at_;
-  std::vector<T> ring_, inc_;
+  std::vector<T> inc_state_, inc_work_, inc_;
 };
 
 }  // namespace spectral

@@ -15,8 +15,8 @@
 
 namespace spectral {
 
-DropoutDraw dropout_for_step(double p, uint64_t run_seed, uint64_t step) {
-  return {float(p), dropout_seed(run_seed, step, 0)};
+DropoutDraw dropout_for_step(double p, uint64_t run_seed, uint64_t step, uint64_t first_row) {
+  return {float(p), dropout_seed(run_seed, step, 0), first_row};
 }
 
 template <typename T>
@@ -136,14 +136,14 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
   // x = E[tok] (+ P[pos])
   T* x = layers_.empty() ? resid_out_ : layers_[0].resid_in;
   embedding_forward(x, tokens, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, B, Tn, d_);
-  if (drop) dropout_forward(x, x, drop_seed(0), drop_.p, n);
+  if (drop) dropout_forward(x, x, drop_seed(0), drop_.p, n, drop_first());
   for (size_t i = 0; i < layers_.size(); i++) {
     Layer& ly = layers_[i];
     T* next = i + 1 < layers_.size() ? layers_[i + 1].resid_in : resid_out_;
     // x = x + Mixer(RMSNorm(x))
     rmsnorm_forward(ly.ln1, ly.rstd1, ly.resid_in, P + ly.ln1_w, N, d_);
     ly.mixer->forward(tmp_, ly.ln1, P);
-    if (drop) dropout_forward(tmp_, tmp_, drop_seed(1 + 2 * int(i)), drop_.p, n);
+    if (drop) dropout_forward(tmp_, tmp_, drop_seed(1 + 2 * int(i)), drop_.p, n, drop_first());
     std::memcpy(ly.resid_mid, ly.resid_in, n * sizeof(T));
     add_inplace(ly.resid_mid, tmp_, n);
     // x = x + MLP(RMSNorm(x))
@@ -151,7 +151,7 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
     linear_forward(ly.h, ly.ln2, P + ly.w1, P + ly.b1, N, d_, hidden_);
     gelu_forward(ly.a, ly.h, (size_t)N * hidden_);
     linear_forward(tmp_, ly.a, P + ly.w2, P + ly.b2, N, hidden_, d_);
-    if (drop) dropout_forward(tmp_, tmp_, drop_seed(2 + 2 * int(i)), drop_.p, n);
+    if (drop) dropout_forward(tmp_, tmp_, drop_seed(2 + 2 * int(i)), drop_.p, n, drop_first());
     std::memcpy(next, ly.resid_mid, n * sizeof(T));
     add_inplace(next, tmp_, n);
   }
@@ -178,7 +178,7 @@ void Model<T>::backward() {
   auto through_dropout = [&](int site) -> const T* {
     if (!drop) return dresid_;
     std::memset(tmp_, 0, n * sizeof(T));
-    dropout_backward(tmp_, dresid_, drop_seed(site), drop_.p, n);
+    dropout_backward(tmp_, dresid_, drop_seed(site), drop_.p, n, drop_first());
     return tmp_;
   };
   std::memset(dlogits_, 0, (size_t)N * V_ * sizeof(T));
@@ -227,12 +227,12 @@ const T* Model<T>::step(int32_t token, int pos) {
   for (auto& ly : layers_) {
     rmsnorm_forward(ln, rstd, x, P + ly.ln1_w, 1, d_);
     ly.mixer->step(out, ln, pos, P);
-    for (int c = 0; c < d_; c++) x[c] += out[c];
+    add_inplace(x, out, (size_t)d_);
     rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, 1, d_);
     linear_forward(h, ln, P + ly.w1, P + ly.b1, 1, d_, hidden_);
     gelu_forward(a, h, (size_t)hidden_);
     linear_forward(out, a, P + ly.w2, P + ly.b2, 1, hidden_, d_);
-    for (int c = 0; c < d_; c++) x[c] += out[c];
+    add_inplace(x, out, (size_t)d_);
   }
   rmsnorm_forward(ln, rstd, x, P + lnf_w_, 1, d_);
   linear_forward(logits, ln, lm_weight(), (const T*)nullptr, 1, d_, V_);

@@ -21,10 +21,12 @@ namespace spectral {
 struct DropoutDraw {
   float p = 0;
   uint64_t seed = 0;
+  uint64_t first_row = 0;  // the batch's rows are rows first_row.. of the step's whole batch
 };
 // The draw of training step `step` of a run seeded run_seed at rate p: the same step always gets
-// the same masks (so a resumed run repeats them exactly).
-DropoutDraw dropout_for_step(double p, uint64_t run_seed, uint64_t step);
+// the same masks (so a resumed run repeats them exactly), and a process that trains rows
+// first_row.. of the step's batch gets those rows' masks (so several processes draw what one would).
+DropoutDraw dropout_for_step(double p, uint64_t run_seed, uint64_t step, uint64_t first_row = 0);
 
 template <typename T>
 class Model {
@@ -90,6 +92,8 @@ class Model {
   bool have_targets_ = false;
   DropoutDraw drop_;  // of the last forward
   uint64_t drop_seed(int site) const;
+  // index of this batch's first element in the step's whole batch (each dropout site is (B,T,d))
+  size_t drop_first() const { return size_t(drop_.first_row) * T_ * d_; }
   std::vector<T> inc_;  // incremental scratch: residual, norm, MLP hidden, logits
   void take_buffers();
   const T* lm_weight() const;

@@ -13,7 +13,7 @@ namespace spectral {
 enum class Init { Normal, Zeros, Ones, Custom };
 
 struct ParamSpec {
-  std::string name;        // e.g. "layers.0.mixer.w_in" (documented in the README)
+  std::string name;        // e.g. "layers.0.mixer.w_in" (documented in docs/model.md)
   std::vector<int> shape;
   size_t offset = 0;
   size_t size = 0;

@@ -1,4 +1,5 @@
-// attention: blocked causal (sliding-window) softmax attention through gemm, and the naive reference.
+// attention: blocked causal (sliding-window) softmax attention through gemm, the naive reference,
+// and the one-position step over a key/value cache.
 // Each (batch, head) pair is one OpenMP job; within it, query blocks run in order. A block of rows
 // queries [t0, t0+rows) sees keys [s0, t0+rows) with s0 = max(0, t0−window+1); its scores are one
 // gemm (rows × keys), masked entries get probability 0, and the output is a second gemm.
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -220,6 +222,46 @@ void attention_naive_forward(T* out, const T* qkv, int B, int Tn, int C, int H, 
     }
 }
 
+size_t attention_step_scratch_size(int max_len, int window) {
+  return (size_t)std::max(1, std::min(max_len, window));
+}
+
+// Per head: scores of the visible cached keys (dot products in double, stored as T), softmax with
+// the exponentials in double, then the weighted sum of the cached values.
+template <typename T>
+void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int H, int window) {
+  assert(C % H == 0 && pos >= 0);
+  assert(window >= 1 && "attention: window must be >= 1");
+  const int hs = C / H;
+  const double scale = 1.0 / std::sqrt(double(hs));
+  std::memcpy(kv + (size_t)pos * 2 * C, qkv + C, sizeof(T) * 2 * C);
+  const int s0 = std::max(0, pos - window + 1), nk = pos - s0 + 1;
+  T* sc = scores;
+  for (int h = 0; h < H; h++) {
+    const T* q = qkv + h * hs;
+    double mx = -HUGE_VAL;
+    for (int j = 0; j < nk; j++) {
+      const T* k = kv + (size_t)(s0 + j) * 2 * C + h * hs;
+      double acc = 0;
+      for (int c = 0; c < hs; c++) acc += double(q[c]) * k[c];
+      sc[j] = T(acc * scale);
+      mx = std::max(mx, double(sc[j]));
+    }
+    double sum = 0;
+    for (int j = 0; j < nk; j++) {
+      sc[j] = T(std::exp(double(sc[j]) - mx));
+      sum += sc[j];
+    }
+    T* a = out + h * hs;
+    for (int c = 0; c < hs; c++) a[c] = T(0);
+    for (int j = 0; j < nk; j++) {
+      const T* v = kv + (size_t)(s0 + j) * 2 * C + C + h * hs;
+      const T w = T(sc[j] / sum);
+      for (int c = 0; c < hs; c++) a[c] += w * v[c];
+    }
+  }
+}
+
 template void attention_forward<float>(float*, float*, const float*, int, int, int, int, int);
 template void attention_forward<double>(double*, double*, const double*, int, int, int, int, int);
 template void attention_backward<float>(float*, float*, const float*, const float*, const float*, int, int, int,
@@ -228,5 +270,7 @@ template void attention_backward<double>(double*, double*, const double*, const 
                                          int, int, int);
 template void attention_naive_forward<float>(float*, const float*, int, int, int, int, int);
 template void attention_naive_forward<double>(double*, const double*, int, int, int, int, int);
+template void attention_step<float>(float*, float*, float*, const float*, int, int, int, int);
+template void attention_step<double>(double*, double*, double*, const double*, int, int, int, int);
 
 }  // namespace spectral

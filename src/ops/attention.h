@@ -4,7 +4,8 @@
 //   P[t,s] = softmax_s( q_t·k_s / sqrt(hs) ) over visible s ;  out_t = Σ_s P[t,s] · v_s
 // Queries are processed in blocks of kAttentionBlock; each block computes scores only against the
 // keys it can see (gemm), so a window w costs O(T·(w+block)) time and memory, not O(T²).
-// A naive reference (full T×T masked score matrix, plain loops) sits beside it for tests.
+// A naive reference (full T×T masked score matrix, plain loops) sits beside it for tests, and a
+// one-position step over a key/value cache for incremental generation.
 #pragma once
 
 #include <cstddef>
@@ -36,5 +37,17 @@ void attention_backward(T* dqkv, T* scratch, const T* dout, const T* qkv, const 
 // Reference: out (B,T,C) = attention(qkv (B,T,3C)), plain loops over a full T×T masked score matrix.
 template <typename T>
 void attention_naive_forward(T* out, const T* qkv, int B, int Tn, int C, int H, int window);
+
+// One position of incremental generation over a key/value cache. The cache kv (max_len, 2C) holds
+// row s = [k_s | v_s] (heads at columns h·hs of each part) for the positions fed so far; positions
+// are fed in order 0, 1, 2, ...
+// Number of T-typed values attention_step needs as scratch for caches of up to max_len positions.
+size_t attention_step_scratch_size(int max_len, int window);
+
+// out (C) = row pos of attention_forward over positions 0..pos, given qkv (3C) = [q | k | v] of
+// position pos; writes [k | v] into row pos of kv first. scores (attention_step_scratch_size) is
+// overwritten.
+template <typename T>
+void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int H, int window);
 
 }  // namespace spectral

@@ -37,19 +37,19 @@ inline bool keeps(uint32_t s, uint32_t threshold, size_t i) {
 bool dropout_keeps(uint64_t seed, size_t i, float p) { return keeps(seed32(seed), drop_threshold(p), i); }
 
 template <typename T>
-void dropout_forward(T* out, const T* inp, uint64_t seed, float p, size_t n) {
+void dropout_forward(T* out, const T* inp, uint64_t seed, float p, size_t n, size_t first) {
   const uint32_t s = seed32(seed), threshold = drop_threshold(p);
   const T scale = T(1) / (T(1) - T(p));
 #pragma omp parallel for simd schedule(static) if((long)n >= kMinParallelWork)
-  for (long i = 0; i < (long)n; i++) out[i] = keeps(s, threshold, (size_t)i) ? inp[i] * scale : T(0);
+  for (long i = 0; i < (long)n; i++) out[i] = keeps(s, threshold, first + (size_t)i) ? inp[i] * scale : T(0);
 }
 
 template <typename T>
-void dropout_backward(T* dinp, const T* dout, uint64_t seed, float p, size_t n) {
+void dropout_backward(T* dinp, const T* dout, uint64_t seed, float p, size_t n, size_t first) {
   const uint32_t s = seed32(seed), threshold = drop_threshold(p);
   const T scale = T(1) / (T(1) - T(p));
 #pragma omp parallel for simd schedule(static) if((long)n >= kMinParallelWork)
-  for (long i = 0; i < (long)n; i++) dinp[i] += keeps(s, threshold, (size_t)i) ? dout[i] * scale : T(0);
+  for (long i = 0; i < (long)n; i++) dinp[i] += keeps(s, threshold, first + (size_t)i) ? dout[i] * scale : T(0);
 }
 
 uint64_t dropout_seed(uint64_t run_seed, uint64_t step, uint64_t site) {
@@ -63,9 +63,9 @@ uint64_t dropout_seed(uint64_t run_seed, uint64_t step, uint64_t site) {
   return splitmix(splitmix(splitmix(run_seed) ^ step) ^ site);
 }
 
-template void dropout_forward<float>(float*, const float*, uint64_t, float, size_t);
-template void dropout_forward<double>(double*, const double*, uint64_t, float, size_t);
-template void dropout_backward<float>(float*, const float*, uint64_t, float, size_t);
-template void dropout_backward<double>(double*, const double*, uint64_t, float, size_t);
+template void dropout_forward<float>(float*, const float*, uint64_t, float, size_t, size_t);
+template void dropout_forward<double>(double*, const double*, uint64_t, float, size_t, size_t);
+template void dropout_backward<float>(float*, const float*, uint64_t, float, size_t, size_t);
+template void dropout_backward<double>(double*, const double*, uint64_t, float, size_t, size_t);
 
 }  // namespace spectral

@@ -13,11 +13,11 @@ bool dropout_keeps(uint64_t seed, size_t i, float p);
 
 // out = mask(seed) ⊙ inp / (1 - p); out may be inp (in place). p must be in [0, 1).
 template <typename T>
-void dropout_forward(T* out, const T* inp, uint64_t seed, float p, size_t n);
+void dropout_forward(T* out, const T* inp, uint64_t seed, float p, size_t n, size_t first = 0);
 
 // dinp += mask(seed) ⊙ dout / (1 - p)  (dinp must not alias dout)
 template <typename T>
-void dropout_backward(T* dinp, const T* dout, uint64_t seed, float p, size_t n);
+void dropout_backward(T* dinp, const T* dout, uint64_t seed, float p, size_t n, size_t first = 0);
 
 // A seed per (run seed, step, site): the masks of one step's sites are independent of each other
 // and of other steps'.

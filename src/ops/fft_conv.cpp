@@ -1,9 +1,10 @@
-// fft_conv: FFT causal convolution (forward/backward) and the direct reference.
+// fft_conv: FFT causal convolution (forward/backward), the direct reference and the one-position step.
 // Rows are handled in tiles of kTile channels so that gathering (B,T,C) into channel-major
 // transform rows reads contiguous memory; each thread owns its tiles and its scratch.
 #include "ops/fft_conv.h"
 
 #include <algorithm>
+#include <cassert>
 #include <complex>
 #include <cstring>
 #include <vector>
@@ -194,12 +195,28 @@ void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* 
       }
 }
 
+// One dot product per channel, accumulated in double: y_c = D_c·u_c[pos] + Σ_s k_c[s]·u_c[pos−s].
+template <typename T>
+void fft_conv_step(T* y, T* u_cache, const T* u, const T* k, int kstride, const T* D, int pos, int C) {
+  assert(pos >= 0 && pos < kstride);
+  T* ut = u_cache + (size_t)pos * C;
+  std::copy(u, u + C, ut);
+  for (int c = 0; c < C; c++) {
+    const T* kc = k + (size_t)c * kstride;
+    double acc = double(D[c]) * ut[c];
+    for (int s = 0; s <= pos; s++) acc += double(kc[s]) * u_cache[(size_t)(pos - s) * C + c];
+    y[c] = T(acc);
+  }
+}
+
 #define SPECTRAL_INSTANTIATE(T)                                                                        \
   template void fft_conv_forward<T>(T*, T*, const T*, const T*, int, const T*, int, int, int, bool);   \
   template void fft_conv_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, const T*, \
                                      int, int, int);                                                   \
   template void conv_naive_forward<T>(T*, const T*, const T*, int, const T*, int, int, int, bool);     \
-  template void conv_naive_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, int, int, int);
+  template void conv_naive_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, int,   \
+                                       int, int);                                                      \
+  template void fft_conv_step<T>(T*, T*, const T*, const T*, int, const T*, int, int);
 SPECTRAL_INSTANTIATE(float)
 SPECTRAL_INSTANTIATE(double)
 #undef SPECTRAL_INSTANTIATE

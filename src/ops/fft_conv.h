@@ -1,7 +1,8 @@
 // fft_conv: the causal long convolution at the heart of the `fft` mixer, per channel c:
 //   y[b,t,c] = Σ_{s=0..t} k[c,s] · u[b,t−s,c] + D[c] · u[b,t,c]
 // computed with FFTW on rows zero-padded to N >= 2T (a linear, not circular, convolution: nothing
-// from the future reaches the past). A naive O(T²) direct convolution sits beside it as reference.
+// from the future reaches the past). A naive O(T²) direct convolution sits beside it as reference,
+// and a one-position step (a direct dot product per channel) for incremental generation.
 #pragma once
 
 #include <cstddef>
@@ -35,5 +36,12 @@ void conv_naive_forward(T* y, const T* u, const T* k, int kstride, const T* D, i
 template <typename T>
 void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* k, int kstride, const T* D,
                          int B, int Tn, int C);
+
+// One position of incremental generation, summed directly (no transform). The cache u_cache
+// (max_len, C) holds u of the positions fed so far, fed in order 0, 1, 2, ...
+// y (C) = row pos of fft_conv_forward over positions 0..pos, given u (C) of position pos; writes u
+// into row pos of u_cache first. k (C, kstride) needs kstride > pos.
+template <typename T>
+void fft_conv_step(T* y, T* u_cache, const T* u, const T* k, int kstride, const T* D, int pos, int C);
 
 }  // namespace spectral

@@ -1,4 +1,5 @@
-// rot_scan: forward/backward of the rot level loop, and the naive reference.
+// rot_scan: forward/backward of the rot level loop and its one-position step (the naive reference is
+// in rot_scan_naive.cpp).
 //
 // Work is split into independent units that never share a written value: LowRank — (batch, block of
 // 16 channels); HeadPhase — (batch, 16-channel block of a head) in forward and (batch, head) in
@@ -19,12 +20,13 @@
 #endif
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
-#include <vector>
+#include <utility>
 
 #include "util/threads.h"
 
@@ -662,124 +664,75 @@ void rot_scan_backward(T* dtheta0, T* dphase, T* work, const T* dout, const T* t
 }
 
 // ---------------------------------------------------------------------------------------------
-// naive reference
+// one-position step
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-// All level states θ_0 … θ_Lv in double, and the Dynamic raw phases (Lv, B, T, H).
-struct NaiveStates {
-  std::vector<std::vector<double>> theta;
-  std::vector<double> raw;
-};
-}  // namespace
+// Phases of one position: Lv·P from φ (LowRank, HeadPhase), or H at a time for the current level
+// (Dynamic).
+static int step_phases(RotVariant v, int W, int H, int Lv) {
+  return v == RotVariant::Dynamic ? H : Lv * rot_phase_width(v, W, H);
+}
 
+size_t rot_scan_state_size(int W, int Lv, int max_len) {
+  size_t n = 0;
+  for (int l = 0; l < Lv && (1L << l) < max_len; l++) n += (size_t(1) << l) * W;
+  return n;
+}
+
+size_t rot_scan_step_work_size(RotVariant v, int W, int H, int Lv) {
+  return 2 * size_t(W) + 2 * size_t(step_phases(v, W, H, Lv));
+}
+
+// The level loop for one position: θ_{l+1} = c·(cos φ_l ⊙ θ_l + sin φ_l ⊙ θ_l[pos − 2^l]), the
+// shifted state read from level l's ring before θ_l[pos] replaces it there.
 template <typename T>
-static NaiveStates naive_states(const T* theta0, const T* phase, RotVariant v, int B, int Tn, int W, int H,
-                                int Lv) {
+void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
+                   int W, int H, int Lv) {
+  assert(pos >= 0 && pos < max_len);
+  const int nphase = step_phases(v, W, H, Lv);
+  T* theta = work;
+  T* next = theta + W;
+  T* cs = next + W;
+  T* sn = cs + nphase;
+  std::memcpy(theta, theta0, size_t(W) * sizeof(T));
+  if (v != RotVariant::Dynamic) rot_sincos(cs, sn, phase, nphase);
+  const T c = T(rot_scale(v));
   const int hw = W / H;
-  const double c = rot_scale(v);
-  NaiveStates st;
-  st.theta.assign(Lv + 1, std::vector<double>(size_t(B) * Tn * W));
-  if (v == RotVariant::Dynamic) st.raw.assign(size_t(Lv) * B * Tn * H, 0.0);
-  for (size_t i = 0; i < size_t(B) * Tn * W; i++) st.theta[0][i] = theta0[i];
   for (int l = 0; l < Lv; l++) {
     const long s = 1L << l;
-    const auto& a = st.theta[l];
-    auto& y = st.theta[l + 1];
-    for (int b = 0; b < B; b++)
-      for (int t = 0; t < Tn; t++) {
-        for (int ch = 0; ch < W; ch++) {
-          const int h = ch / hw;
-          double p;
-          if (v == RotVariant::LowRank) {
-            p = phase[((size_t(b) * Tn + t) * Lv + l) * W + ch];
-          } else if (v == RotVariant::HeadPhase) {
-            p = phase[((size_t(b) * Tn + t) * Lv + l) * H + h];
-          } else {
-            double raw = 0;
-            for (int j = 0; j < hw; j++) raw += double(phase[size_t(l) * hw + j]) * a[(size_t(b) * Tn + t) * W + h * hw + j];
-            st.raw[((size_t(l) * B + b) * Tn + t) * H + h] = raw;
-            p = std::min(std::max(raw, -kRotPhaseClamp), kRotPhaseClamp);
-          }
-          const double prev = t >= s ? a[(size_t(b) * Tn + t - s) * W + ch] : 0.0;
-          y[(size_t(b) * Tn + t) * W + ch] = c * (std::cos(p) * a[(size_t(b) * Tn + t) * W + ch] + std::sin(p) * prev);
-        }
+    T* slot = s < max_len ? state + (size_t(s) - 1) * W + size_t(pos & (s - 1)) * W : nullptr;
+    const T* prev = pos >= s ? slot : nullptr;  // θ_l[pos − s], stored s steps ago in this slot
+    const T *cl = cs, *sl = sn;
+    if (v == RotVariant::LowRank) {
+      cl = cs + size_t(l) * W;
+      sl = sn + size_t(l) * W;
+    } else if (v == RotVariant::HeadPhase) {
+      cl = cs + size_t(l) * H;
+      sl = sn + size_t(l) * H;
+    } else {
+      const T* wl = phase + size_t(l) * hw;
+      for (int h = 0; h < H; h++) {
+        T raw = 0;
+        for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
+        cs[h] = clamp_phase(raw);
       }
-  }
-  return st;
-}
-
-template <typename T>
-void rot_scan_naive_forward(T* out, const T* theta0, const T* phase, RotVariant v, int B, int Tn, int W, int H,
-                            int Lv) {
-  NaiveStates st = naive_states(theta0, phase, v, B, Tn, W, H, Lv);
-  for (size_t i = 0; i < size_t(B) * Tn * W; i++) out[i] = T(st.theta[Lv][i]);
-}
-
-template <typename T>
-void rot_scan_naive_backward(T* dtheta0, T* dphase, const T* dout, const T* theta0, const T* phase,
-                             RotVariant v, int B, int Tn, int W, int H, int Lv) {
-  NaiveStates st = naive_states(theta0, phase, v, B, Tn, W, H, Lv);
-  const int hw = W / H;
-  const double c = rot_scale(v);
-  const size_t BTW = size_t(B) * Tn * W;
-  std::vector<double> G(dout, dout + BTW), Gn(BTW), dpre(size_t(B) * Tn * H);
-  for (int l = Lv - 1; l >= 0; l--) {
-    const long s = 1L << l;
-    const auto& a = st.theta[l];
-    std::fill(Gn.begin(), Gn.end(), 0.0);
-    std::fill(dpre.begin(), dpre.end(), 0.0);
-    for (int b = 0; b < B; b++)
-      for (int t = 0; t < Tn; t++)
-        for (int ch = 0; ch < W; ch++) {
-          const int h = ch / hw;
-          const size_t i = (size_t(b) * Tn + t) * W + ch;
-          double p;
-          if (v == RotVariant::LowRank)
-            p = phase[((size_t(b) * Tn + t) * Lv + l) * W + ch];
-          else if (v == RotVariant::HeadPhase)
-            p = phase[((size_t(b) * Tn + t) * Lv + l) * H + h];
-          else
-            p = std::min(std::max(st.raw[((size_t(l) * B + b) * Tn + t) * H + h], -kRotPhaseClamp), kRotPhaseClamp);
-          const double prev = t >= s ? a[i - s * W] : 0.0;
-          Gn[i] += c * std::cos(p) * G[i];
-          if (t >= s) Gn[i - s * W] += c * std::sin(p) * G[i];
-          const double dp = c * G[i] * (-std::sin(p) * a[i] + std::cos(p) * prev);
-          if (v == RotVariant::LowRank)
-            dphase[((size_t(b) * Tn + t) * Lv + l) * W + ch] += T(dp);
-          else if (v == RotVariant::HeadPhase)
-            dphase[((size_t(b) * Tn + t) * Lv + l) * H + h] += T(dp);
-          else
-            dpre[(size_t(b) * Tn + t) * H + h] += dp;
-        }
-    if (v == RotVariant::Dynamic) {
-      std::vector<double> dw(hw, 0.0);
-      for (int b = 0; b < B; b++)
-        for (int t = 0; t < Tn; t++)
-          for (int h = 0; h < H; h++) {
-            const double raw = st.raw[((size_t(l) * B + b) * Tn + t) * H + h];
-            if (raw < -kRotPhaseClamp || raw > kRotPhaseClamp) continue;  // clamped: no gradient
-            const double d = dpre[(size_t(b) * Tn + t) * H + h];
-            for (int j = 0; j < hw; j++) {
-              const size_t i = (size_t(b) * Tn + t) * W + h * hw + j;
-              dw[j] += d * a[i];
-              Gn[i] += d * phase[size_t(l) * hw + j];
-            }
-          }
-      for (int j = 0; j < hw; j++) dphase[size_t(l) * hw + j] += T(dw[j]);
+      rot_sincos(cs, sn, cs, H);
     }
-    G.swap(Gn);
+    for (int ch = 0; ch < W; ch++) {
+      const int k = v == RotVariant::LowRank ? ch : ch / hw;
+      next[ch] = c * (cl[k] * theta[ch] + (prev ? sl[k] * prev[ch] : T(0)));
+    }
+    if (slot) std::memcpy(slot, theta, size_t(W) * sizeof(T));
+    std::swap(theta, next);
   }
-  for (size_t i = 0; i < BTW; i++) dtheta0[i] += T(G[i]);
+  std::memcpy(out, theta, size_t(W) * sizeof(T));
 }
 
 #define SPECTRAL_ROT_INSTANTIATE(T)                                                                          \
   template void rot_scan_forward<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int); \
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
                                      int, int, int, int);                                                    \
-  template void rot_scan_naive_forward<T>(T*, const T*, const T*, RotVariant, int, int, int, int, int);     \
-  template void rot_scan_naive_backward<T>(T*, T*, const T*, const T*, const T*, RotVariant, int, int, int, int, \
-                                           int);
+  template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);
 SPECTRAL_ROT_INSTANTIATE(float)
 SPECTRAL_ROT_INSTANTIATE(double)
 #undef SPECTRAL_ROT_INSTANTIATE

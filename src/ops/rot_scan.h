@@ -6,7 +6,8 @@
 //   HeadPhase φ (B,T,Lv,H): one phase per head per level, shared by its W/H channels; c = 1/√2.
 //   Dynamic   φ_l[t,h] = clamp(w_l · θ_l[t,h,:], −4, 4), w (Lv, W/H) shared by heads; c = 1/√2.
 // The projections around the scan (θ_0 = Wθ·x, φ = Wφ·x, RMSNorm, Wo) belong to model/mixer_rot.
-// A naive reference (direct loops, double accumulation, every level stored) sits beside the fast op.
+// A one-position step over per-level ring buffers serves incremental generation.
+// A naive reference (direct loops, double accumulation, every level stored) is in ops/rot_scan_naive.
 //
 // Memory policy of the fast op: forward saves only the sines and cosines of the phases (computed
 // once, read again by backward) — not the level states. Backward recomputes the Lv level states one
@@ -61,16 +62,24 @@ template <typename T>
 void rot_scan_backward(T* dtheta0, T* dphase, T* work, const T* dout, const T* theta0, const T* phase,
                        const T* saved, RotVariant v, int B, int Tn, int W, int H, int Lv, int slots);
 
-// Reference: same contract without saved values, straightforward loops in double.
+// One position of incremental generation. The state holds, for each level l with 2^l < max_len, a
+// ring of θ_l at the last 2^l positions (slot pos mod 2^l): (2^l − 1)·W values precede level l's
+// ring. Levels with 2^l >= max_len only ever shift in zeros and keep nothing. Positions are fed in
+// order 0, 1, 2, ... < max_len; the state needs no initialisation (a slot is read only after the
+// position 2^l earlier wrote it).
+size_t rot_scan_state_size(int W, int Lv, int max_len);
+// T-typed scratch values rot_scan_step needs: two level states and the cos/sin of one position.
+size_t rot_scan_step_work_size(RotVariant v, int W, int H, int Lv);
+
+// out (W) = row pos of rot_scan_forward over positions 0..pos, given theta0 (W) = θ_0 of position
+// pos and phase = φ (Lv, P) of position pos (LowRank, HeadPhase) or w (Lv, W/H) (Dynamic); updates
+// the rings in state (rot_scan_state_size); work (rot_scan_step_work_size) is scratch.
 template <typename T>
-void rot_scan_naive_forward(T* out, const T* theta0, const T* phase, RotVariant v, int B, int Tn, int W, int H,
-                            int Lv);
-template <typename T>
-void rot_scan_naive_backward(T* dtheta0, T* dphase, const T* dout, const T* theta0, const T* phase,
-                             RotVariant v, int B, int Tn, int W, int H, int Lv);
+void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
+                   int W, int H, int Lv);
 
 // cos and sin of n phases (float: a vectorizable Cody–Waite + minimax polynomial, |error| < 2e-7
-// for |x| <= 8192; double: std::cos / std::sin). Shared by the op and the mixer's incremental step.
+// for |x| <= 8192; double: std::cos / std::sin). Shared by the forward and the step.
 template <typename T>
 void rot_sincos(T* cosv, T* sinv, const T* x, int n);
 

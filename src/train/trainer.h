@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "train/resume.h"
+#include "util/distributed.h"
 
 namespace spectral {
 
@@ -24,6 +25,11 @@ struct TrainOptions {
   // last/best.safetensors): refused with InputError, or with overwrite those files are deleted
   // first (once the data and model are known to be good).
   bool overwrite = false;
+  // The processes training this model together (data parallel: each takes batch_size / size rows
+  // of every step's batch; gradients are summed). Null: this process alone. With several
+  // processes, only rank 0's config and resume plan count (the others receive them), and only
+  // rank 0 reads the text and writes out_dir.
+  const Communicator* comm = nullptr;
 };
 
 struct TrainSummary {
@@ -36,7 +42,7 @@ struct TrainSummary {
   double best_val_loss = 0;
   double last_val_loss = 0;
   double elapsed_s = 0;
-  double tokens_per_s = 0;
+  double tokens_per_s = 0;   // all processes together
 };
 
 TrainSummary run_training(const Config& cfg, const TrainOptions& opt);

@@ -19,4 +19,10 @@ std::string printable(const std::string& bytes, size_t max_chars) {
   return out.size() > max_chars && max_chars > 3 ? out.substr(0, max_chars - 3) + "..." : out;
 }
 
+int exit_code_of(const std::exception& e) {
+  if (dynamic_cast<const NumericalError*>(&e)) return 3;
+  if (dynamic_cast<const Error*>(&e)) return 2;
+  return 1;
+}
+
 }  // namespace spectral

@@ -34,4 +34,8 @@ struct NumericalError : Error {
   using Error::Error;
 };
 
+// The exit code the program ends with for an error: 3 for NumericalError, 2 for any other Error
+// (usage, config, input, I/O), 1 for anything else.
+int exit_code_of(const std::exception& e);
+
 }  // namespace spectral
