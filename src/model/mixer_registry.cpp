@@ -3,6 +3,7 @@
 // text, parameter counts and the benchmark labels.
 #include "model/mixer_registry.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
