@@ -4,13 +4,14 @@
 #include <filesystem>
 
 #include "config/config.h"
+#include "model/mixer_registry.h"
 
 using namespace spectral;
 using nlohmann::json;
 
 static std::string error_of(const json& j) {
   try {
-    config_from_json(j);
+    load_config_json(j);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -19,17 +20,17 @@ static std::string error_of(const json& j) {
 
 TEST(Config, DefaultsAreValidAndRoundTrip) {
   Config c = default_config();
-  EXPECT_NO_THROW(validate(c));
-  json j = config_to_json(config_from_json(json::object()));
-  Config back = config_from_json(j);
+  EXPECT_NO_THROW(validate_config(c));
+  json j = config_to_json(load_config_json(json::object()));
+  Config back = load_config_json(j);
   EXPECT_EQ(config_to_json(back), j);
   EXPECT_EQ(j["model"]["mixer"].size(), (size_t)j["model"]["n_layers"].get<int>());
 }
 
 TEST(Config, MixerStringOrList) {
-  Config a = config_from_json(json{{"model", {{"n_layers", 3}, {"mixer", "fft"}}}});
+  Config a = load_config_json(json{{"model", {{"n_layers", 3}, {"mixer", "fft"}}}});
   EXPECT_EQ(a.model.mixer, (std::vector<std::string>{"fft", "fft", "fft"}));
-  Config b = config_from_json(json{{"model", {{"n_layers", 2}, {"mixer", {"fft", "attention"}}}}});
+  Config b = load_config_json(json{{"model", {{"n_layers", 2}, {"mixer", {"fft", "attention"}}}}});
   EXPECT_EQ(b.model.mixer, (std::vector<std::string>{"fft", "attention"}));
 }
 
@@ -72,7 +73,7 @@ TEST(Config, SetOverrides) {
   apply_override(j, "model.mixer=[\"fft\",\"attention\"]");
   apply_override(j, "model.n_layers=2");
   apply_override(j, "model.fft.gate=false");
-  Config c = config_from_json(j);
+  Config c = load_config_json(j);
   EXPECT_EQ(c.train.steps, 100);
   EXPECT_EQ(c.data.path, "/x.txt");
   EXPECT_EQ(c.model.mixer[1], "attention");
@@ -81,7 +82,7 @@ TEST(Config, SetOverrides) {
   EXPECT_THROW(apply_override(j, "=3"), ConfigError);
   EXPECT_THROW(apply_override(j, "train..steps=3"), ConfigError);
   apply_override(j, "train.stepz=3");
-  EXPECT_THROW(config_from_json(j), ConfigError);
+  EXPECT_THROW(load_config_json(j), ConfigError);
 }
 
 TEST(Config, DescribeDefaultsListsEveryKey) {
@@ -192,7 +193,7 @@ TEST(Config, EveryShippedConfigIsValid) {
   for (const auto& entry : std::filesystem::directory_iterator(std::string(SPECTRAL_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".json") continue;
     SCOPED_TRACE(entry.path().string());
-    EXPECT_NO_THROW(config_from_json(read_json_file(entry.path().string())));
+    EXPECT_NO_THROW(load_config_json(read_json_file(entry.path().string())));
     n++;
   }
   EXPECT_GE(n, 9);

@@ -7,6 +7,7 @@
 
 #include "cli_runner.h"
 #include "config/config.h"
+#include "model/mixer_registry.h"
 #include "train/adamw.h"
 #include "train_workspace.h"
 
@@ -60,21 +61,21 @@ TEST(Schedule, TimeCosineFollowsTheFractionOfTheBudget) {
 TEST(Schedule, TimeNeedsATimeLimitAndOnlyTwoNamesExist) {
   nlohmann::json j = {{"train", {{"schedule", "time"}}}};
   try {
-    config_from_json(j);
+    load_config_json(j);
     FAIL() << "schedule = time without a time limit was accepted";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("train.time_limit_s"), std::string::npos) << e.what();
   }
   j = {{"train", {{"schedule", "minutes"}}}};
   try {
-    config_from_json(j);
+    load_config_json(j);
     FAIL() << "schedule = minutes was accepted";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("train.schedule"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("minutes"), std::string::npos) << e.what();
   }
   j = {{"train", {{"schedule", "time"}, {"time_limit_s", 60}}}};
-  EXPECT_EQ(config_from_json(j).train.schedule, "time");
+  EXPECT_EQ(load_config_json(j).train.schedule, "time");
 }
 
 // A time-scheduled run with far more steps than it can take stops at its budget with the rate

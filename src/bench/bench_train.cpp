@@ -9,9 +9,8 @@
 #include <map>
 #include <random>
 
+#include "model/mixer_registry.h"
 #include "model/model.h"
-#include "ops/fft_plan.h"
-#include "ops/rot_scan.h"
 #include "train/adamw.h"
 #include "util/errors.h"
 #include "util/threads.h"
@@ -21,63 +20,26 @@ namespace spectral::bench {
 // FLOP count of one training step, N = B·T tokens, d = d_model, h = mlp_ratio·d:
 //
 //   dense products: 2·M·N·K per product of (M,K)·(K,N), times 3 for forward + backward (the
-//   backward computes ∂input and ∂weight, each a product of the same size). Per layer:
-//     MLP                      2·N·d·h · 2
-//     fft projections          2·N·d·d · (2, or 3 with the gate)
-//     attention/local          2·N·d·3d + 2·N·d·d
-//     rot lowrank (θ width W)  2·N·d·W + 2·N·d·(Lv·W) + 2·N·W·d
-//     rot headphase            2·N·d·d + 2·N·d·(Lv·H) + 2·N·d·d
-//     rot dynamic              2·N·d·d + 2·N·d·d
-//   plus the LM head 2·N·d·V.
-//   mixer cores (forward + backward, per layer):
-//     attention/local  12·B·d·P, P = Σ_t min(t+1, window) visible (query, key) pairs: forward
-//                      QKᵀ and P·V (2·P·d each), backward four products of the same size.
-//     fft              real FFTs of length Nf = fft_padded_length(T), 2.5·Nf·log2(Nf) each:
-//                      forward B·d r2c + d r2c (kernel) + B·d c2r, backward B·d r2c + B·d c2r + d
-//                      c2r (kernel gradient); spectral products 6 flops per complex bin forward,
-//                      14 backward (two products and an accumulation); skip term 2·B·T·d forward,
-//                      4·B·T·d backward.
-//     rot              E = B·T·W·Lv element-levels: 3·E forward (two multiplies, one add), 10·E
-//                      backward (recomputing the states 3·E, state and phase gradients 7·E);
-//                      dynamic adds its phase dot products, 2·E forward and 4·E backward.
+//   backward computes ∂input and ∂weight, each a product of the same size). Per layer: the MLP,
+//   2·N·d·h · 2, and the mixer's projections (its registry entry's flops().dense, forward); plus
+//   the LM head 2·N·d·V.
+//   mixer cores, forward + backward, per layer: the registry entry's flops().core (each mixer's
+//   model/mixer_<name>_spec.cpp says what it counts).
 //   Not counted: elementwise passes (RMSNorm, GELU, residuals, gate products, softmax, sin/cos,
 //   cross-entropy), embeddings, the gradient norm and AdamW — their time is in the step all the same.
 FlopCount count_train_flops(const ModelConfig& mc, int V, int B, int T) {
   FlopCount f;
   const double N = double(B) * T, d = mc.d_model, h = double(mc.mlp_ratio) * mc.d_model;
   const int L = mc.n_layers;
-  const int Lv = rot_levels(mc.context);
   std::map<std::string, int> per_kind;
   for (int i = 0; i < L; i++) {
     const std::string& m = mc.mixer.size() == 1 ? mc.mixer[0] : mc.mixer[i];
     per_kind[m]++;
-    double proj = 0, core = 0;
-    if (m == "fft") {
-      proj = 2 * N * d * d * (mc.fft.gate ? 3 : 2);
-      const double Nf = fft_padded_length(T), nb = fft_bins(int(Nf));
-      const double per_fft = 2.5 * Nf * std::log2(Nf);
-      const double transforms = (2 * B * d + d) * 2;
-      core = transforms * per_fft + B * d * nb * (6 + 14) + 6 * N * d;
-    } else if (m == "attention" || m == "local") {
-      proj = 2 * N * d * 3 * d + 2 * N * d * d;
-      const int w = m == "attention" ? T : std::min(mc.local.window, T);
-      double pairs = 0;
-      for (int t = 0; t < T; t++) pairs += std::min(t + 1, w);
-      core = 12.0 * B * d * pairs;
-    } else if (m == "rot") {
-      const RotVariant v = rot_variant_from_name(mc.rot.variant);
-      const double W = v == RotVariant::LowRank ? (mc.rot.rank > 0 ? mc.rot.rank : mc.d_model / 4) : d;
-      if (v == RotVariant::LowRank)
-        proj = 2 * N * d * W + 2 * N * d * (Lv * W) + 2 * N * W * d;
-      else if (v == RotVariant::HeadPhase)
-        proj = 2 * N * d * d + 2 * N * d * (double(Lv) * mc.n_heads) + 2 * N * d * d;
-      else
-        proj = 4 * N * d * d;
-      const double E = N * W * Lv;
-      core = (v == RotVariant::Dynamic ? 19 : 13) * E;
-    }
-    f.matmul += 3 * (proj + 2 * N * d * h * 2);
-    f.mixer_core += core;
+    const MixerSpec* spec = find_mixer(m);
+    if (!spec) throw std::invalid_argument("bench train: unknown mixer \"" + m + "\"");
+    const MixerFlops mf = spec->bench.flops(mc, B, T);
+    f.matmul += 3 * (mf.dense + 2 * N * d * h * 2);
+    f.mixer_core += mf.core;
   }
   f.matmul += 3 * 2 * N * d * V;
   std::string kinds;
@@ -105,9 +67,7 @@ int run_train_bench(const TrainBenchOptions& o) {
     std::map<std::string, int> n;
     std::vector<std::string> order;
     for (int i = 0; i < mc.n_layers; i++) {
-      std::string m = mc.mixer.size() == 1 ? mc.mixer[0] : mc.mixer[i];
-      if (m == "rot") m += "/" + mc.rot.variant;
-      if (m == "local") m += "/w" + std::to_string(mc.local.window);
+      const std::string m = describe_layer(mc.mixer.size() == 1 ? mc.mixer[0] : mc.mixer[i], mc);
       if (!n[m]++) order.push_back(m);
     }
     for (const auto& m : order) mixers += (mixers.empty() ? "" : ", ") + std::to_string(n[m]) + "x " + m;

@@ -14,7 +14,7 @@ namespace spectral::bench {
 // FLOPs of one training step (forward + backward), counted analytically; see bench_train.cpp.
 struct FlopCount {
   double matmul = 0;     // dense products (projections, MLP, LM head), forward + backward
-  double mixer_core = 0; // attention scores/values, FFTs and spectral products, rot level loop
+  double mixer_core = 0; // the mixers' core ops (each registry entry's count), forward + backward
   double total() const { return matmul + mixer_core; }
   std::vector<std::string> notes;  // what was counted, one line per part
 };

@@ -99,35 +99,6 @@ double loglog_slope(const std::vector<double>& x, const std::vector<double>& y) 
   return den == 0 ? NAN : (n * sxy - sx * sy) / den;
 }
 
-Buffer::Buffer(size_t n) : n_(n) {
-  const size_t bytes = (std::max<size_t>(n, 1) * sizeof(float) + 63) / 64 * 64;
-  p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (!p_) throw std::bad_alloc();
-  std::memset(p_, 0, bytes);  // touch every page now, not inside a timed run
-}
-Buffer::Buffer(Buffer&& o) noexcept : p_(o.p_), n_(o.n_) {
-  o.p_ = nullptr;
-  o.n_ = 0;
-}
-Buffer& Buffer::operator=(Buffer&& o) noexcept {
-  if (this != &o) {
-    std::free(p_);
-    p_ = o.p_;
-    n_ = o.n_;
-    o.p_ = nullptr;
-    o.n_ = 0;
-  }
-  return *this;
-}
-Buffer::~Buffer() { std::free(p_); }
-void Buffer::fill_normal(std::mt19937_64& rng, double stddev) {
-  std::normal_distribution<float> normal(0.f, float(stddev));
-  for (size_t i = 0; i < n_; i++) p_[i] = normal(rng);
-}
-void Buffer::zero() {
-  if (p_) std::memset(p_, 0, n_ * sizeof(float));
-}
-
 void Table::print(std::FILE* out) const {
   std::vector<size_t> w(headers_.size(), 0);
   for (size_t j = 0; j < headers_.size(); j++) w[j] = headers_[j].size();

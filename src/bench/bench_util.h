@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "util/float_buffer.h"
+
 namespace spectral::bench {
 
 // How one figure is measured: `warmup` untimed runs, then timed runs until at least `repeats` runs
@@ -44,26 +46,8 @@ std::string load_average();
 // Least-squares slope of log(y) against log(x) (pairs with x, y > 0; NaN with fewer than 2).
 double loglog_slope(const std::vector<double>& x, const std::vector<double>& y);
 
-// Floats, 64-byte aligned (what FFTW's new-array execute expects), filled by the caller.
-class Buffer {
- public:
-  Buffer() = default;
-  explicit Buffer(size_t n);
-  Buffer(Buffer&& o) noexcept;
-  Buffer& operator=(Buffer&& o) noexcept;
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer();
-  float* data() { return p_; }
-  const float* data() const { return p_; }
-  size_t size() const { return n_; }
-  void fill_normal(std::mt19937_64& rng, double stddev);
-  void zero();
-
- private:
-  float* p_ = nullptr;
-  size_t n_ = 0;
-};
+// Floats, 64-byte aligned and zeroed (util/float_buffer), filled by the caller.
+using Buffer = FloatBuffer;
 
 // A text table: columns with headers, right-aligned cells, printed with two spaces between.
 class Table {

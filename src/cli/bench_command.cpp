@@ -1,6 +1,7 @@
 // bench_command: `spectral bench mixers | train | sample` — the benchmark programs of src/bench/.
 // Each prints a table on stdout (progress on stderr) and can write its raw rows with --csv FILE.
 // Benchmarks are programs, not tests: they report figures and never fail on a time.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "bench/bench_train.h"
 #include "cli/commands.h"
 #include "config/config.h"
+#include "model/mixer_registry.h"
 #include "util/errors.h"
 #include "util/threads.h"
 
@@ -41,7 +43,7 @@ std::vector<int> parse_int_list(const std::string& s, const std::string& flag) {
 Config load_config(const std::string& path, const std::vector<std::string>& sets) {
   nlohmann::json j = path.empty() ? nlohmann::json::object() : read_json_file(path);
   for (const auto& s : sets) apply_override(j, s);
-  return config_from_json(j);
+  return load_config_json(j);
 }
 
 }  // namespace
@@ -53,21 +55,29 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
   // ---- bench mixers ----
   struct MixArgs {
     bench::MixerBenchOptions o;
-    std::string mixers = "attention,local,fft,rot";
+    std::string mixers = mixer_names(",");
     int threads = 0;
     bool no_floor = false;
   };
   auto ma = std::make_shared<MixArgs>();
+  // what the registry says about the mixers, for the help texts
+  std::string with_heads, quadratic, floors;
+  for (const auto& s : mixers()) {
+    if (std::find(s.keys.begin(), s.keys.end(), "model.n_heads") != s.keys.end())
+      with_heads += (with_heads.empty() ? "" : ", ") + s.name;
+    if (s.bench.quadratic_cap_t > 0) quadratic += (quadratic.empty() ? "" : ", ") + s.name;
+    if (s.bench.floor) floors += (floors.empty() ? "" : ", ") + s.bench.floor_label;
+  }
   CLI::App* mix = bench->add_subcommand("mixers", "Mixer forward / forward+backward time and saved memory as T grows");
   mix->add_option("--t-min", ma->o.t_min, "Smallest sequence length T")->capture_default_str();
   mix->add_option("--t-max", ma->o.t_max, "Largest T (T doubles from --t-min)")->capture_default_str();
   mix->add_option("--d", ma->o.d, "Channels d")->capture_default_str();
   mix->add_option("--batch", ma->o.batch, "Sequences per call B")->capture_default_str();
-  mix->add_option("--heads", ma->o.heads, "Heads (attention, local, rot headphase/dynamic)")->capture_default_str();
-  mix->add_option("--window", ma->o.window, "Window of `local`")->capture_default_str();
-  mix->add_option("--mixers", ma->mixers,
-                  "Comma list of attention, local, fft, rot (= rot-lowrank,rot-headphase,rot-dynamic) or single rot "
-                  "variants")
+  mix->add_option("--heads", ma->o.heads, "Heads, model.n_heads (" + with_heads + ")")->capture_default_str();
+  for (const auto& s : mixers())
+    for (const auto& k : s.bench.knobs)
+      mix->add_option("--" + k.flag, ma->o.knobs[k.flag], k.help)->capture_default_str();
+  mix->add_option("--mixers", ma->mixers, "Comma list of " + bench::mixer_list_help() + ", or single variants")
       ->capture_default_str();
   mix->add_flag("--layer", ma->o.layer, "Time the whole Mixer layer (projections included), not the core op");
   mix->add_option("--repeats", ma->o.timing.repeats, "Timed runs per figure (at least; more for very short ones)")
@@ -76,12 +86,15 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
   mix->add_option("--budget-s", ma->o.timing.budget_s,
                   "Stop repeating a figure after this many seconds once 3 runs are done")
       ->capture_default_str();
-  mix->add_option("--attention-cap-t", ma->o.attention_cap_t, "Largest T at which attention runs")->capture_default_str();
+  for (const auto& s : mixers())
+    if (s.bench.quadratic_cap_t > 0)
+      mix->add_option("--" + s.name + "-cap-t", ma->o.cap_t[s.name], "Largest T at which " + s.name + " runs")
+          ->capture_default_str();
   mix->add_option("--time-cap-s", ma->o.time_cap_s,
                   "Skip a mixer at any T whose forward+backward would take longer than this (predicted from the "
-                  "previous T: x4 per doubling for attention, x2.4 for the others)")
+                  "previous T: x4 per doubling for " + quadratic + ", x2.4 for the others)")
       ->capture_default_str();
-  mix->add_flag("--no-floor", ma->no_floor, "Skip the FFT floor measurement");
+  mix->add_flag("--no-floor", ma->no_floor, "Skip the floor measurement (" + floors + ")");
   mix->add_option("--csv", ma->o.csv, "Write the raw rows to this CSV file");
   add_threads_option(mix, &ma->threads);
 
@@ -95,7 +108,7 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = bench->add_subcommand("train", "Training tokens/s, ms/step, GFLOP/s and fraction of the sgemm peak");
   train->add_option("--config", ta->config, "JSON config (as for spectral train); keys not given keep their defaults");
-  train->add_option("--set", ta->sets, "Override a config key: --set model.mixer=rot (repeatable)")
+  train->add_option("--set", ta->sets, "Override a config key: --set model.d_model=256 (repeatable)")
       ->take_all()
       ->allow_extra_args(false);
   train->add_option("--steps", ta->o.steps, "Timed training steps")->capture_default_str();
@@ -122,8 +135,8 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
       ->take_all()
       ->allow_extra_args(false);
   sample->add_option("--mixers", sa->mixers,
-                     "With --config: run once per mixer of this comma list (attention, local, fft, rot, rot-<variant>) "
-                     "instead of the configured one");
+                     "With --config: run once per mixer of this comma list (" + bench::mixer_list_help() +
+                         ", or single variants) instead of the configured one");
   sample->add_option("--vocab", sa->o.vocab, "Vocabulary size with --config")->capture_default_str();
   sample->add_option("--tokens", sa->o.tokens, "Characters to generate per mode")->capture_default_str();
   sample->add_option("--positions", sa->positions, "Positions (comma list) at which to report the time per character")

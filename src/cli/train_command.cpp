@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "config/config.h"
+#include "model/mixer_registry.h"
 #include "train/resume.h"
 #include "train/trainer.h"
 #include "util/distributed.h"
@@ -48,11 +49,13 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-progress", args->no_progress, "No progress line on stderr");
-  sub->add_flag("--help-config", args->help_config, "Print every config key with its default and meaning, then exit");
+  sub->add_flag("--help-config", args->help_config,
+                "Print every config key with its default and meaning, and the mixers with their variants and keys, "
+                "then exit");
   add_threads_option(sub, &args->threads);
   *action = [args, resume]() -> int {
     if (args->help_config) {
-      std::cout << describe_defaults();
+      std::cout << describe_defaults() << describe_mixers();
       return 0;
     }
     TrainOptions opt;
@@ -80,7 +83,7 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
       } else {
         nlohmann::json j = args->config_path.empty() ? nlohmann::json::object() : read_json_file(args->config_path);
         for (const auto& s : args->sets) apply_override(j, s);
-        cfg = config_from_json(j);
+        cfg = load_config_json(j);
       }
     });
     comm.broadcast(&finished, 1);

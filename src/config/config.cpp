@@ -1,6 +1,7 @@
 // config: THE table of every configuration key, its default and what it means. default_config(),
 // JSON loading, --set overrides, the resolved-config dump and `spectral train --help-config` all
-// read this one table; nothing else in the code base states a default.
+// read this one table; nothing else in the code base states a default. The mixers themselves (their
+// names, variants and rules) are model/mixer_registry's: validation here runs its check.
 #include "config/config.h"
 
 #include <cmath>
@@ -13,15 +14,16 @@
 
 namespace spectral {
 
-const std::vector<std::string> kMixerNames = {"fft", "rot", "attention", "local"};
-
-namespace {
-
-// A user's string for a one-line message: JSON-quoted (control characters escaped), cut to 60.
-std::string quoted(const std::string& s) {
+std::string quote_for_message(const std::string& s) {
   std::string q = nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return q.size() > 60 ? q.substr(0, 56) + "...\"" : q;
 }
+
+void check_positive(const char* path, double v) {
+  if (!(v > 0)) throw ConfigError(std::string("config key ") + path + ": must be positive, got " + std::to_string(v));
+}
+
+namespace {
 
 // A key path or --set argument for a one-line message: control characters shown as \xNN.
 std::string clean(const std::string& s) {
@@ -55,10 +57,10 @@ std::vector<Field> fields(Config& c) {
       // model
       {"model.d_model", &c.model.d_model, 128, "width of the residual stream"},
       {"model.n_layers", &c.model.n_layers, 4, "number of blocks (mixer + MLP)"},
-      {"model.n_heads", &c.model.n_heads, 4, "heads for attention/local/rot (d_model must divide by it)"},
+      {"model.n_heads", &c.model.n_heads, 4, "heads of the mixers that have heads (d_model must divide by it)"},
       {"model.context", &c.model.context, 256, "context length T_max in characters"},
       {"model.mixer", &c.model.mixer, S{"fft"},
-       "mixer of every layer: one name (fft|rot|attention|local) or a list with one name per layer"},
+       "mixer of every layer: one name or a list with one name per layer (the mixers are listed after the keys)"},
       {"model.mlp_ratio", &c.model.mlp_ratio, 4, "MLP hidden width = mlp_ratio * d_model"},
       {"model.pos_emb", &c.model.pos_emb, std::string("learned"), "position embedding: learned | none"},
       {"model.tie_embeddings", &c.model.tie_embeddings, true, "output projection shares the token embedding"},
@@ -68,7 +70,7 @@ std::vector<Field> fields(Config& c) {
       {"model.fft.kernel_std", &c.model.fft.kernel_std, 0.3, "fft: scale of the initial kernel taps"},
       {"model.fft.decay_min", &c.model.fft.decay_min, 0.005, "fft: slowest initial kernel decay rate (1/positions)"},
       {"model.fft.decay_max", &c.model.fft.decay_max, 0.5, "fft: fastest initial kernel decay rate (1/positions)"},
-      {"model.rot.variant", &c.model.rot.variant, std::string("lowrank"), "rot: lowrank | headphase | dynamic"},
+      {"model.rot.variant", &c.model.rot.variant, std::string("lowrank"), "rot: its variant (listed with the mixers after the keys)"},
       {"model.rot.rank", &c.model.rot.rank, 0, "rot lowrank: width r of theta; 0 = d_model/4"},
       {"model.local.window", &c.model.local.window, 64, "local: keys each query sees (itself included)"},
       // train
@@ -222,7 +224,7 @@ Config default_config() {
   return c;
 }
 
-Config config_from_json(const nlohmann::json& j) {
+Config config_from_json(const nlohmann::json& j, MixerCheck check_mixers) {
   if (!j.is_object()) throw ConfigError("config: expected a JSON object at the top level, got " + json_kind(j));
   Config c = default_config();
   std::map<std::string, Field> by_path;
@@ -230,7 +232,7 @@ Config config_from_json(const nlohmann::json& j) {
   load_object(c, by_path, j, "");
   if (c.model.mixer.size() == 1 && c.model.n_layers > 1)
     c.model.mixer.assign(static_cast<size_t>(c.model.n_layers), c.model.mixer[0]);
-  validate(c);
+  validate(c, check_mixers);
   return c;
 }
 
@@ -299,17 +301,14 @@ nlohmann::json config_to_json(const Config& c0) {
   return j;
 }
 
-void validate(const Config& c) {
-  auto positive = [](const char* path, double v) {
-    if (!(v > 0)) throw ConfigError(std::string("config key ") + path + ": must be positive, got " + std::to_string(v));
-  };
+void validate(const Config& c, MixerCheck check_mixers) {
   const auto& m = c.model;
-  positive("model.d_model", m.d_model);
-  positive("model.n_layers", m.n_layers);
-  positive("model.n_heads", m.n_heads);
-  positive("model.context", m.context);
+  check_positive("model.d_model", m.d_model);
+  check_positive("model.n_layers", m.n_layers);
+  check_positive("model.n_heads", m.n_heads);
+  check_positive("model.context", m.context);
   if (m.context < 2) throw ConfigError("config key model.context: must be at least 2, got " + std::to_string(m.context));
-  positive("model.mlp_ratio", m.mlp_ratio);
+  check_positive("model.mlp_ratio", m.mlp_ratio);
   // Sizes whose products index tensors must stay far from int overflow (shapes are ints).
   constexpr int64_t kMaxDim = int64_t(1) << 24;
   if (m.d_model > kMaxDim || m.context > kMaxDim || int64_t(m.mlp_ratio) * m.d_model > kMaxDim ||
@@ -322,53 +321,31 @@ void validate(const Config& c) {
   if (m.mixer.size() != 1 && m.mixer.size() != static_cast<size_t>(m.n_layers))
     throw ConfigError("config key model.mixer: a list needs one name per layer (" + std::to_string(m.n_layers) +
                       "), got " + std::to_string(m.mixer.size()));
-  for (size_t i = 0; i < m.mixer.size(); i++) {
-    bool known = false;
-    for (const auto& n : kMixerNames) known |= (n == m.mixer[i]);
-    if (!known)
-      throw ConfigError("config key model.mixer[" + std::to_string(i) + "]: unknown mixer " + quoted(m.mixer[i]) +
-                        " (known: fft, rot, attention, local)");
-  }
+  check_mixers(m);  // known names, each mixer's keys
   if (m.pos_emb != "learned" && m.pos_emb != "none")
-    throw ConfigError("config key model.pos_emb: expected \"learned\" or \"none\", got " + quoted(m.pos_emb));
-  positive("model.fft.decay_min", m.fft.decay_min);
-  positive("model.fft.decay_max", m.fft.decay_max);
-  if (m.fft.kernel_std < 0) throw ConfigError("config key model.fft.kernel_std: must be >= 0");
-  if (m.rot.variant != "lowrank" && m.rot.variant != "headphase" && m.rot.variant != "dynamic")
-    throw ConfigError("config key model.rot.variant: expected lowrank, headphase or dynamic, got " + quoted(m.rot.variant));
-  if (m.rot.rank < 0) throw ConfigError("config key model.rot.rank: must be >= 0 (0 = d_model/4)");
-  const int rank = m.rot.rank ? m.rot.rank : m.d_model / 4;
-  bool has_rot = false;
-  for (const auto& name : m.mixer) has_rot |= name == "rot";
-  if (has_rot && m.rot.variant == "lowrank" && rank < 1)
-    throw ConfigError("config key model.rot.rank: 0 means d_model/4, which is 0 for model.d_model = " +
-                      std::to_string(m.d_model) + "; give a rank >= 1");
-  if (has_rot && rank % m.n_heads != 0)
-    throw ConfigError("config key model.rot.rank: " + std::to_string(rank) + " is not divisible by model.n_heads = " +
-                      std::to_string(m.n_heads));
-  positive("model.local.window", m.local.window);
+    throw ConfigError("config key model.pos_emb: expected \"learned\" or \"none\", got " + quote_for_message(m.pos_emb));
   if (!(m.dropout >= 0 && m.dropout < 1)) throw ConfigError("config key model.dropout: must be in [0, 1)");
   const auto& t = c.train;
-  positive("train.batch_size", t.batch_size);
-  positive("train.steps", t.steps);
-  positive("train.lr", t.lr);
+  check_positive("train.batch_size", t.batch_size);
+  check_positive("train.steps", t.steps);
+  check_positive("train.lr", t.lr);
   if (t.min_lr < 0 || t.min_lr > t.lr) throw ConfigError("config key train.min_lr: must be in [0, train.lr]");
   if (t.warmup_steps < 0) throw ConfigError("config key train.warmup_steps: must be >= 0");
   if (t.weight_decay < 0) throw ConfigError("config key train.weight_decay: must be >= 0");
   if (!(t.beta1 >= 0 && t.beta1 < 1)) throw ConfigError("config key train.beta1: must be in [0, 1)");
   if (!(t.beta2 >= 0 && t.beta2 < 1)) throw ConfigError("config key train.beta2: must be in [0, 1)");
   if (t.grad_clip < 0) throw ConfigError("config key train.grad_clip: must be >= 0 (0 = off)");
-  positive("train.eval_interval", t.eval_interval);
-  positive("train.eval_batches", t.eval_batches);
-  positive("train.log_interval", t.log_interval);
+  check_positive("train.eval_interval", t.eval_interval);
+  check_positive("train.eval_batches", t.eval_batches);
+  check_positive("train.log_interval", t.log_interval);
   if (t.time_limit_s < 0) throw ConfigError("config key train.time_limit_s: must be >= 0 (0 = no limit)");
   if (t.schedule != "steps" && t.schedule != "time")
-    throw ConfigError("config key train.schedule: expected \"steps\" or \"time\", got " + quoted(t.schedule));
+    throw ConfigError("config key train.schedule: expected \"steps\" or \"time\", got " + quote_for_message(t.schedule));
   if (t.schedule == "time" && t.time_limit_s <= 0)
     throw ConfigError("config key train.schedule: \"time\" decays the rate over train.time_limit_s, which is 0 (no limit); "
                       "set train.time_limit_s > 0");
   if (t.on_nonfinite != "stop" && t.on_nonfinite != "skip")
-    throw ConfigError("config key train.on_nonfinite: expected \"stop\" or \"skip\", got " + quoted(t.on_nonfinite));
+    throw ConfigError("config key train.on_nonfinite: expected \"stop\" or \"skip\", got " + quote_for_message(t.on_nonfinite));
   if (t.skip_limit < 0) throw ConfigError("config key train.skip_limit: must be >= 0 (0 = never stop)");
   if (c.data.path.empty()) throw ConfigError("config key data.path: empty");
   if (!(c.data.val_fraction > 0 && c.data.val_fraction < 1))

@@ -79,19 +79,30 @@ struct Config {
   DataConfig data;
 };
 
+// The rules config validation does not own: the mixers' (known names, each mixer's keys). Throws
+// ConfigError naming the key. The one such check is the mixer registry's; commands load configs
+// through load_config_json (model/mixer_registry.h), which passes it.
+using MixerCheck = void (*)(const ModelConfig&);
+
 // The defaults of every key (the table in config.cpp).
 Config default_config();
 // Defaults overlaid with a JSON object; unknown keys and wrong types throw ConfigError naming the
-// key path; "_comment" keys are allowed anywhere and ignored. Then validated.
-Config config_from_json(const nlohmann::json& j);
+// key path; "_comment" keys are allowed anywhere and ignored. Then validated (with check_mixers).
+Config config_from_json(const nlohmann::json& j, MixerCheck check_mixers);
 // Reads a JSON file (errors name the file, and line/column for syntax errors).
 nlohmann::json read_json_file(const std::string& path);
 // Applies "a.b.c=value" (value read as JSON when it parses, else as a string) onto a JSON object.
 void apply_override(nlohmann::json& j, const std::string& assignment);
 // The fully resolved config as JSON (every key, mixer as a list of n_layers names).
 nlohmann::json config_to_json(const Config& c);
-// Semantic checks (sizes positive, d_model divisible by n_heads, known mixer names, ...).
-void validate(const Config& c);
+// Semantic checks (sizes positive, d_model divisible by n_heads, ...); check_mixers runs after the
+// generic model checks.
+void validate(const Config& c, MixerCheck check_mixers);
+// Helpers for the checks of every section, the mixers' included:
+// throws ConfigError "config key <path>: must be positive, got <v>" unless v > 0;
+void check_positive(const char* path, double v);
+// a user's string for a one-line message: JSON-quoted (control characters escaped), cut to 60.
+std::string quote_for_message(const std::string& s);
 // One line per key: path, default, description — the documentation of the defaults.
 std::string describe_defaults();
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "io/safetensors.h"
+#include "model/mixer_registry.h"
 #include "util/errors.h"
 
 namespace spectral {
@@ -58,7 +59,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
                      std::to_string(kCheckpointVersion) + ")");
   LoadedCheckpoint ck;
   try {
-    ck.config = config_from_json(nlohmann::json::parse(meta(f, "config", path)));
+    ck.config = load_config_json(nlohmann::json::parse(meta(f, "config", path)));
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(where + ": metadata config is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
   } catch (const nlohmann::json::exception&) {  // a number too large for a double

@@ -1,6 +1,7 @@
-// mixer: the interface every sequence mixer layer implements (fft, rot, attention, local). A mixer
-// wires projections (ops/linear) around its core op; it owns no memory policy: parameters live in
-// the model's parameter arena (the mixer keeps offsets) and activations in the model's arena.
+// mixer: the interface every sequence mixer layer implements (the mixers themselves are listed in
+// model/mixer_registry). A mixer wires projections (ops/linear) around its core op; it owns no
+// memory policy: parameters live in the model's parameter arena (the mixer keeps offsets) and
+// activations in the model's arena.
 #pragma once
 
 #include <memory>
@@ -39,7 +40,8 @@ class Mixer {
   virtual void step(T* out, const T* in, int pos, const T* params) = 0;
 };
 
-// Builds the mixer named name ("fft", "rot", "attention", "local") for a model config.
+// Builds the mixer named name (an entry of model/mixer_registry) for a model config; throws
+// std::invalid_argument for a name the registry does not hold.
 template <typename T>
 std::unique_ptr<Mixer<T>> make_mixer(const std::string& name, const ModelConfig& cfg);
 

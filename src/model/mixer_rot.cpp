@@ -32,7 +32,7 @@ RotMixer<T>::RotMixer(const ModelConfig& cfg)
       Lv_(rot_levels(cfg.context)) {
   if (context_ < 2) throw std::invalid_argument("rot mixer: context must be at least 2 (it has log2(context) levels)");
   if (variant_ == RotVariant::LowRank) {
-    W_ = cfg.rot.rank > 0 ? cfg.rot.rank : d_ / 4;
+    W_ = rot_rank(cfg);
     if (W_ < 1) throw std::invalid_argument("rot mixer: lowrank rank resolves to 0 (d_model < 4?)");
     P_ = W_;
   } else {

@@ -14,6 +14,10 @@
 
 namespace spectral {
 
+// The lowrank θ width r: model.rot.rank, or d_model/4 when that is 0. The one place that derives it
+// (defined with the rot registry entry, model/mixer_rot_spec.cpp).
+int rot_rank(const ModelConfig& cfg);
+
 template <typename T>
 class RotMixer : public Mixer<T> {
  public:

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "data/utf8.h"
+#include "model/mixer_registry.h"
 #include "util/files.h"
 #include "train/adamw.h"
 #include "util/errors.h"
@@ -175,7 +176,7 @@ ResumePlan plan_resume(const std::string& dir, const std::vector<std::string>& s
   if (std::filesystem::exists(config_path, ec)) {
     Config on_disk;
     try {
-      on_disk = config_from_json(read_json_file(config_path));
+      on_disk = load_config_json(read_json_file(config_path));
     } catch (const ConfigError& e) {
       throw InputError("resume: " + config_path + " is not a valid config (" + e.what() +
                        "); the run's config is the one in " + path + ": restore config.json or delete it");
@@ -192,7 +193,7 @@ ResumePlan plan_resume(const std::string& dir, const std::vector<std::string>& s
 
   json j = saved;
   for (const auto& s : sets) apply_override(j, s);
-  plan.config = config_from_json(j);
+  plan.config = load_config_json(j);
   const auto changes = differences(saved, config_to_json(plan.config));
   for (const auto& c : changes)
     if (c.key.rfind("model.", 0) == 0)

@@ -14,6 +14,7 @@
 
 #include "data/dataset.h"
 #include "eval/evaluate.h"
+#include "model/mixer_registry.h"
 #include "model/model.h"
 #include "train/adamw.h"
 #include "train/progress.h"
@@ -51,7 +52,7 @@ Config share_config(const Config& cfg, const Communicator& comm) {
   if (comm.size == 1) return cfg;
   std::string j = comm.root() ? config_to_json(cfg).dump() : std::string();
   comm.broadcast(j);
-  return comm.root() ? cfg : config_from_json(nlohmann::json::parse(j));
+  return comm.root() ? cfg : load_config_json(nlohmann::json::parse(j));
 }
 
 // Weights, AdamW moments and counters of rank 0 on every process (fresh or resumed alike).

@@ -1,7 +1,8 @@
-// fuzz_config: libFuzzer target for the config loader. The input is a config file's text (read from
-// an in-memory file by read_json_file), optionally with lines "--set key=value". Whatever the
-// bytes, the loader must either produce a Config or throw ConfigError with a one-line message; and
-// a Config it accepted must survive config_to_json → config_from_json unchanged and dump as JSON
+// fuzz_config: libFuzzer target for the config loader (load_config_json, the mixer registry's
+// rules included). The input is a config file's text (read from an in-memory file by
+// read_json_file), optionally with lines "--set key=value". Whatever the bytes, the loader must
+// either produce a Config or throw ConfigError with a one-line message; and
+// a Config it accepted must survive config_to_json → load_config_json unchanged and dump as JSON
 // text (what config.json, checkpoints and resume rely on).
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "model/mixer_registry.h"
 
 using namespace spectral;
 
@@ -47,10 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     nlohmann::json j = read_json_file(path);
     for (const auto& s : sets) apply_override(j, s);
-    const Config c = config_from_json(j);
+    const Config c = load_config_json(j);
     const nlohmann::json back = config_to_json(c);
     (void)back.dump();  // config.json and checkpoints hold it as text: must be valid UTF-8
-    const Config again = config_from_json(back);  // an accepted config always reloads...
+    const Config again = load_config_json(back);  // an accepted config always reloads...
     if (config_to_json(again) != back) std::abort();  // ...to the same values
   } catch (const ConfigError& e) {
     check_one_line(e.what());
