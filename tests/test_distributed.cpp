@@ -50,9 +50,11 @@ void expect_same_metrics(const std::string& a_path, const std::string& b_path, d
   ASSERT_EQ(a.size(), b.size()) << a_path << " vs " << b_path;
   for (size_t i = 0; i < a.size(); i++) {
     ASSERT_EQ(a[i]["step"], b[i]["step"]);
-    for (const char* k : {"loss", "val_loss", "grad_norm"})
-      if (a[i].contains(k) && !a[i][k].is_null())
+    for (const char* k : {"loss", "val_loss", "grad_norm"}) {
+      if (a[i].contains(k) && !a[i][k].is_null()) {
         EXPECT_LE(rel(a[i][k].get<double>(), b[i][k].get<double>()), tol) << k << " at step " << a[i]["step"];
+      }
+    }
   }
 }
 

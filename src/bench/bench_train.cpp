@@ -12,6 +12,7 @@
 #include "model/mixer_registry.h"
 #include "model/model.h"
 #include "train/adamw.h"
+#include "util/distributed.h"
 #include "util/errors.h"
 #include "util/threads.h"
 
@@ -55,9 +56,19 @@ int run_train_bench(const TrainBenchOptions& o) {
   const TrainConfig& tc = o.cfg.train;
   if (o.vocab < 2) throw InputError("bench train: --vocab must be >= 2");
   if (o.steps < 1 || o.warmup < 0) throw InputError("bench train: --steps must be >= 1 and --warmup >= 0");
-  const int B = tc.batch_size, T = mc.context, V = o.vocab;
+  // under mpirun: data parallel as in training (each process takes its share of the batch and
+  // the gradients are summed every step); rank 0 prints the table
+  const Communicator& comm = world();
+  if (tc.batch_size % comm.size != 0)
+    throw InputError("train.batch_size " + std::to_string(tc.batch_size) + " is not divisible by the " +
+                     std::to_string(comm.size) + " processes");
+  if (!comm.root() && !std::freopen("/dev/null", "w", stdout)) throw IoError("bench train: cannot silence stdout");
+  const int B = tc.batch_size / comm.size, T = mc.context, V = o.vocab;
   const int threads = num_threads();
   std::printf("%s\n", machine_line(threads).c_str());
+  if (comm.size > 1)
+    std::printf("%d processes x %d threads; global batch %d = %d sequences per process\n", comm.size, threads,
+                tc.batch_size, B);
 
   Model<float> model(mc, V);
   model.init(o.seed);
@@ -90,7 +101,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   std::mt19937_64 rng(o.seed * 7919 + 3);
   std::uniform_int_distribution<int32_t> tok(0, V - 1);
   std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
-  std::vector<double> fwd_ms, bwd_ms, upd_ms, step_ms;
+  std::vector<double> fwd_ms, bwd_ms, red_ms, upd_ms, step_ms;
   double loss = 0;
   for (int s = 0; s < o.warmup + o.steps; s++) {
     for (auto& v : x) v = tok(rng);
@@ -101,16 +112,19 @@ int run_train_bench(const TrainBenchOptions& o) {
     model.zero_grad();
     model.backward();
     const double t2 = now_seconds();
-    const double norm = global_grad_norm(model.grads);
+    comm.sum(model.grads.data(), model.grads.size());
+    const double t2r = now_seconds();
+    const double norm = global_grad_norm(model.grads) / comm.size;
     const double scale = (tc.grad_clip > 0 && norm > tc.grad_clip) ? tc.grad_clip / norm : 1.0;
-    opt.update(model.params, model.grads, learning_rate(tc, s), s + 1, scale);
+    opt.update(model.params, model.grads, learning_rate(tc, s), s + 1, scale / comm.size);
     const double t3 = now_seconds();
     if (!std::isfinite(loss) || !std::isfinite(norm))
       throw NumericalError("bench train: non-finite loss or gradient at step " + std::to_string(s + 1));
     if (s < o.warmup) continue;
     fwd_ms.push_back(1e3 * (t1 - t0));
     bwd_ms.push_back(1e3 * (t2 - t1));
-    upd_ms.push_back(1e3 * (t3 - t2));
+    red_ms.push_back(1e3 * (t2r - t2));
+    upd_ms.push_back(1e3 * (t3 - t2r));
     step_ms.push_back(1e3 * (t3 - t0));
   }
   const PeakResult peak_after = measure_sgemm_peak(o.peak_n, peak_timing);
@@ -134,8 +148,16 @@ int run_train_bench(const TrainBenchOptions& o) {
   t.add({"ms/step", num(med_step), num(mean_step), ""});
   t.add({"  forward ms", num(median(fwd_ms)), num(mean(fwd_ms)), "incl. cross-entropy"});
   t.add({"  backward ms", num(median(bwd_ms)), num(mean(bwd_ms)), "incl. zero_grad"});
+  if (comm.size > 1)
+    t.add({"  all-reduce ms", num(median(red_ms)), num(mean(red_ms)),
+           fmt("%.1f%% of the step; %.2f MB of gradients", 100 * median(red_ms) / med_step,
+               model.grads.size() * 4.0 / 1e6)});
   t.add({"  update ms", num(median(upd_ms)), num(mean(upd_ms)), "gradient norm + AdamW"});
-  t.add({"tokens/s", num(tokens / (med_step * 1e-3)), num(tokens / (mean_step * 1e-3)), fmt("%.0f tokens/step", tokens)});
+  t.add({comm.size > 1 ? "tokens/s per process" : "tokens/s", num(tokens / (med_step * 1e-3)),
+         num(tokens / (mean_step * 1e-3)), fmt("%.0f tokens/step", tokens)});
+  if (comm.size > 1)
+    t.add({"tokens/s, all processes", num(comm.size * tokens / (med_step * 1e-3)),
+           num(comm.size * tokens / (mean_step * 1e-3)), fmt("%d processes", comm.size)});
   t.add({"GFLOP/step", num(fl.total() / 1e9), "", "counted, see below"});
   t.add({"achieved GFLOP/s", num(gflops), num(fl.total() / (mean_step * 1e-3) / 1e9), ""});
   t.add({"sgemm peak GFLOP/s", num(peak), "",
@@ -148,6 +170,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   std::printf("last loss %.4f (random tokens: ~ln V = %.3f)\n", loss, std::log(double(V)));
   std::printf("load average at the end: %s\n", load_average().c_str());
 
+  if (!comm.root()) return 0;
   Csv csv(o.csv, {"mixers", "d", "layers", "T", "B", "V", "threads", "ms_per_step", "tokens_per_s", "gflop_per_step",
                   "gflops", "peak_gflops", "fraction_of_peak", "forward_ms", "backward_ms", "update_ms"});
   std::string mix = mixers;
