@@ -239,3 +239,25 @@ TEST(Distributed, ADeadProcessEndsTheJobAndLeavesTheLastCheckpointLoadable) {
   EXPECT_LT(waited, 10.0);
   EXPECT_NO_THROW(load_checkpoint(run + "/last.safetensors"));
 }
+
+TEST(Distributed, BenchTrainReportsEachProcessAllProcessesAndTheAllReduce) {
+  TrainWorkspace ws("mpi-bench");
+  RunResult r = run_mpi(2,
+                        "bench train --config " + ws.config +
+                            " --set train.batch_size=4 --steps 3 --warmup 1 --peak-n 64 --threads 1",
+                        ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 processes x 1 threads; global batch 4 = 2 sequences per process"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("all-reduce ms"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tokens/s per process"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tokens/s, all processes"), std::string::npos) << r.out;
+  // one table: the other process prints nothing
+  size_t tables = 0;
+  for (size_t at = r.out.find("ms/step"); at != std::string::npos; at = r.out.find("ms/step", at + 1)) tables++;
+  EXPECT_EQ(tables, 1u) << r.out;
+  // a batch the processes cannot share is refused
+  r = run_mpi(2, "bench train --config " + ws.config + " --set train.batch_size=3 --steps 1 --threads 1", ws.dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("error: train.batch_size 3 is not divisible by the 2 processes"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("process 1 of 2"), std::string::npos) << r.err;
+}

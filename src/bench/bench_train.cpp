@@ -59,9 +59,12 @@ int run_train_bench(const TrainBenchOptions& o) {
   // under mpirun: data parallel as in training (each process takes its share of the batch and
   // the gradients are summed every step); rank 0 prints the table
   const Communicator& comm = world();
-  if (tc.batch_size % comm.size != 0)
+  if (tc.batch_size % comm.size != 0) {
+    mark_failure_shared();  // every process finds it; rank 0 says it
+    if (!comm.root()) throw QuietExit{2};
     throw InputError("train.batch_size " + std::to_string(tc.batch_size) + " is not divisible by the " +
                      std::to_string(comm.size) + " processes");
+  }
   if (!comm.root() && !std::freopen("/dev/null", "w", stdout)) throw IoError("bench train: cannot silence stdout");
   const int B = tc.batch_size / comm.size, T = mc.context, V = o.vocab;
   const int threads = num_threads();
