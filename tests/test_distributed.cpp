@@ -261,3 +261,22 @@ TEST(Distributed, BenchTrainReportsEachProcessAllProcessesAndTheAllReduce) {
   EXPECT_NE(r.err.find("error: train.batch_size 3 is not divisible by the 2 processes"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("process 1 of 2"), std::string::npos) << r.err;
 }
+
+TEST(Distributed, ANonFiniteLossStopsEveryProcessAtTheSameStepReportedOnce) {
+  TrainWorkspace ws("mpi-nonfinite");
+  const std::string run = ws.dir + "/run";
+  RunResult r = run_mpi(2, ws.train(run, "--set train.lr=1e4 --set train.warmup_steps=0"), ws.dir);
+  EXPECT_EQ(r.code, 3) << r.err;
+  size_t errors = 0;
+  for (size_t at = r.err.find("error: step "); at != std::string::npos; at = r.err.find("error: step ", at + 1)) errors++;
+  EXPECT_EQ(errors, 1u) << r.err;
+  EXPECT_EQ(r.err.find("process 1 of 2"), std::string::npos) << r.err;
+  // skip mode: both skip the same steps and go on (the run still ends with identical weights)
+  const std::string skip = ws.dir + "/skip";
+  r = run_mpi(2,
+              ws.train(skip, "--set train.lr=1e4 --set train.warmup_steps=0 --set train.on_nonfinite=skip "
+                             "--set train.skip_limit=0 --set train.steps=12 --set train.eval_interval=6"),
+              ws.dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("weights identical on all 2 processes"), std::string::npos) << r.err;
+}
