@@ -81,13 +81,10 @@ void Model<T>::take_buffers() {
   const size_t n = (size_t)B_ * T_ * d_, nt = (size_t)B_ * T_, nh = (size_t)B_ * T_ * hidden_;
   for (auto& ly : layers_) {
     ly.resid_in = saved_.take(n);
-    ly.ln1 = saved_.take(n);
     ly.rstd1 = saved_.take(nt);
     ly.resid_mid = saved_.take(n);
-    ly.ln2 = saved_.take(n);
     ly.rstd2 = saved_.take(nt);
     ly.h = saved_.take(nh);
-    ly.a = saved_.take(nh);
     scratch_.rewind();
     ly.mixer->bind(saved_, scratch_, B_, T_);
   }
@@ -98,6 +95,8 @@ void Model<T>::take_buffers() {
   probs_ = saved_.take(nt * V_);
   losses_ = saved_.take(nt);
   tmp_ = saved_.take(n);
+  ln_ = saved_.take(n);
+  rstd_tmp_ = saved_.take(nt);
   dresid_ = saved_.take(n);
   dln_ = saved_.take(n);
   da_ = saved_.take(nh);
@@ -141,16 +140,16 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
     Layer& ly = layers_[i];
     T* next = i + 1 < layers_.size() ? layers_[i + 1].resid_in : resid_out_;
     // x = x + Mixer(RMSNorm(x))
-    rmsnorm_forward(ly.ln1, ly.rstd1, ly.resid_in, P + ly.ln1_w, N, d_);
-    ly.mixer->forward(tmp_, ly.ln1, P);
+    rmsnorm_forward(ln_, ly.rstd1, ly.resid_in, P + ly.ln1_w, N, d_);
+    ly.mixer->forward(tmp_, ln_, P);
     if (drop) dropout_forward(tmp_, tmp_, drop_seed(1 + 2 * int(i)), drop_.p, n, drop_first());
     std::memcpy(ly.resid_mid, ly.resid_in, n * sizeof(T));
     add_inplace(ly.resid_mid, tmp_, n);
     // x = x + MLP(RMSNorm(x))
-    rmsnorm_forward(ly.ln2, ly.rstd2, ly.resid_mid, P + ly.ln2_w, N, d_);
-    linear_forward(ly.h, ly.ln2, P + ly.w1, P + ly.b1, N, d_, hidden_);
-    gelu_forward(ly.a, ly.h, (size_t)N * hidden_);
-    linear_forward(tmp_, ly.a, P + ly.w2, P + ly.b2, N, hidden_, d_);
+    rmsnorm_forward(ln_, ly.rstd2, ly.resid_mid, P + ly.ln2_w, N, d_);
+    linear_forward(ly.h, ln_, P + ly.w1, P + ly.b1, N, d_, hidden_);
+    gelu_forward(da_, ly.h, (size_t)N * hidden_);  // GELU(h), kept only until the next product
+    linear_forward(tmp_, da_, P + ly.w2, P + ly.b2, N, hidden_, d_);
     if (drop) dropout_forward(tmp_, tmp_, drop_seed(2 + 2 * int(i)), drop_.p, n, drop_first());
     std::memcpy(next, ly.resid_mid, n * sizeof(T));
     add_inplace(next, tmp_, n);
@@ -189,17 +188,23 @@ void Model<T>::backward() {
   rmsnorm_backward(dresid_, G + lnf_w_, dln_, resid_out_, P + lnf_w_, rstdf_, N, d_);
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& ly = layers_[i];
-    // MLP branch (dresid also flows on unchanged through the residual)
-    std::memset(da_, 0, (size_t)N * hidden_ * sizeof(T));
-    std::memset(dh_, 0, (size_t)N * hidden_ * sizeof(T));
+    // MLP branch (dresid also flows on unchanged through the residual). The normalized input and
+    // GELU(h) are not kept from forward: they are recomputed here (into ln_ and dh_), which costs
+    // two elementwise passes and saves 2·d + mlp_ratio·d values per position and layer.
+    const size_t nh = (size_t)N * hidden_;
+    rmsnorm_forward(ln_, rstd_tmp_, ly.resid_mid, P + ly.ln2_w, N, d_);
+    gelu_forward(dh_, ly.h, nh);
+    std::memset(da_, 0, nh * sizeof(T));
+    linear_backward(da_, G + ly.w2, G + ly.b2, through_dropout(2 + 2 * int(i)), dh_, P + ly.w2, N, hidden_, d_);
+    std::memset(dh_, 0, nh * sizeof(T));
+    gelu_backward(dh_, da_, ly.h, nh);
     std::memset(dln_, 0, n * sizeof(T));
-    linear_backward(da_, G + ly.w2, G + ly.b2, through_dropout(2 + 2 * int(i)), ly.a, P + ly.w2, N, hidden_, d_);
-    gelu_backward(dh_, da_, ly.h, (size_t)N * hidden_);
-    linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ly.ln2, P + ly.w1, N, d_, hidden_);
+    linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ln_, P + ly.w1, N, d_, hidden_);
     rmsnorm_backward(dresid_, G + ly.ln2_w, dln_, ly.resid_mid, P + ly.ln2_w, ly.rstd2, N, d_);
     // mixer branch
+    rmsnorm_forward(ln_, rstd_tmp_, ly.resid_in, P + ly.ln1_w, N, d_);
     std::memset(dln_, 0, n * sizeof(T));
-    ly.mixer->backward(dln_, G, through_dropout(1 + 2 * int(i)), ly.ln1, P);
+    ly.mixer->backward(dln_, G, through_dropout(1 + 2 * int(i)), ln_, P);
     rmsnorm_backward(dresid_, G + ly.ln1_w, dln_, ly.resid_in, P + ly.ln1_w, ly.rstd1, N, d_);
   }
   embedding_backward(G + wte_, wpe_ ? G + wpe_ : (T*)nullptr, through_dropout(0), tokens_.data(), B, Tn, d_);

@@ -76,7 +76,7 @@ class Model {
   struct Layer {
     std::unique_ptr<Mixer<T>> mixer;
     size_t ln1_w, ln2_w, w1, b1, w2, b2;
-    T *resid_in, *ln1, *rstd1, *resid_mid, *ln2, *rstd2, *h, *a;  // saved activations
+    T *resid_in, *rstd1, *resid_mid, *rstd2, *h;  // saved activations (norms and GELU recomputed)
   };
   ModelConfig cfg_;
   int V_, d_, hidden_;
@@ -86,7 +86,7 @@ class Model {
   Arena<T> saved_, scratch_;
   int B_ = 0, T_ = 0;
   T *resid_out_ = nullptr, *lnf_ = nullptr, *rstdf_ = nullptr, *logits_ = nullptr, *probs_ = nullptr,
-    *losses_ = nullptr, *tmp_ = nullptr;
+    *losses_ = nullptr, *tmp_ = nullptr, *ln_ = nullptr, *rstd_tmp_ = nullptr;
   T *dresid_ = nullptr, *dln_ = nullptr, *da_ = nullptr, *dh_ = nullptr, *dlogits_ = nullptr;
   std::vector<int32_t> tokens_, targets_;
   bool have_targets_ = false;
