@@ -131,6 +131,7 @@ int run_train_bench(const TrainBenchOptions& o) {
     step_ms.push_back(1e3 * (t3 - t0));
   }
   const PeakResult peak_after = measure_sgemm_peak(o.peak_n, peak_timing);
+  std::printf("activation arenas: %.1f MiB (saved for backward + scratch)\n", model.activation_bytes() / 1048576.0);
   const double peak = std::max(peak_before.gflops, peak_after.gflops);
 
   double mean_step = 0;

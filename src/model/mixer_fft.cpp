@@ -45,10 +45,7 @@ void FftMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
   u_ = saved.take(n);
   y_ = saved.take(n);
   spectra_ = saved.take(fft_conv_saved_size(B, Tn, d_));
-  if (fc_.gate) {
-    g_ = saved.take(n);
-    h_ = saved.take(n);
-  }
+  if (fc_.gate) g_ = saved.take(n);  // h = g ⊙ y is recomputed in backward, not kept
   dh_ = scratch.take(n);
   dy_ = scratch.take(n);
   du_ = scratch.take(n);
@@ -79,8 +76,8 @@ void FftMixer<T>::forward(T* out, const T* in, const T* P) {
   const T* mixed = y_;
   if (fc_.gate) {
     linear_forward(g_, in, P + w_gate_, (const T*)nullptr, N, d_, d_);
-    mul_forward(h_, g_, y_, (size_t)N * d_);
-    mixed = h_;
+    mul_forward(dh_, g_, y_, (size_t)N * d_);  // h, in scratch until the output product
+    mixed = dh_;
   }
   linear_forward(out, mixed, P + w_out_, (const T*)nullptr, N, d_, d_);
 }
@@ -92,8 +89,10 @@ void FftMixer<T>::backward(T* din, T* dP, const T* dout, const T* in, const T* P
   std::memset(dy_, 0, n * sizeof(T));
   std::memset(du_, 0, n * sizeof(T));
   if (fc_.gate) {
+    mul_forward(du_, g_, y_, n);  // h again, in du_ until it is needed as dg's buffer
     std::memset(dh_, 0, n * sizeof(T));
-    linear_backward(dh_, dP + w_out_, (T*)nullptr, dout, h_, P + w_out_, N, d_, d_);
+    linear_backward(dh_, dP + w_out_, (T*)nullptr, dout, du_, P + w_out_, N, d_, d_);
+    std::memset(du_, 0, n * sizeof(T));
     // h = g ⊙ y: dy += dh ⊙ g, and dg (reusing du_ as its buffer) = dh ⊙ y
     mul_backward(du_, dy_, dh_, g_, y_, n);
     linear_backward(din, dP + w_gate_, (T*)nullptr, du_, in, P + w_gate_, N, d_, d_);

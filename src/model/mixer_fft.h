@@ -25,7 +25,7 @@ class FftMixer : public Mixer<T> {
   FftConfig fc_;
   size_t w_in_ = 0, kernel_ = 0, d_skip_ = 0, w_gate_ = 0, w_out_ = 0;
   int B_ = 0, T_ = 0;
-  T *u_ = nullptr, *y_ = nullptr, *g_ = nullptr, *h_ = nullptr, *spectra_ = nullptr;  // saved
+  T *u_ = nullptr, *y_ = nullptr, *g_ = nullptr, *spectra_ = nullptr;  // saved
   T *dh_ = nullptr, *dy_ = nullptr, *du_ = nullptr;                                      // scratch
   std::vector<T> inc_u_, inc_tmp_;  // incremental: cached u (max_len,d), one row of temporaries
   // The kernel taps (d, T_) whose spectra spectra_ holds, valid until the next bind: a forward with

@@ -31,9 +31,6 @@ double global_grad_norm(const std::vector<float>& g) {
 AdamW::AdamW(const ParamLayout& layout, const TrainConfig& t) : layout_(layout), t_(t) {
   m.assign(layout.total(), 0.f);
   v.assign(layout.total(), 0.f);
-  decay_mask_.assign(layout.total(), 0.f);
-  for (const auto& s : layout.specs())
-    if (s.decay) std::fill(decay_mask_.begin() + s.offset, decay_mask_.begin() + s.offset + s.size, 1.f);
 }
 
 void AdamW::update(std::vector<float>& params, const std::vector<float>& grads, double lr, int t_step,
@@ -46,14 +43,20 @@ void AdamW::update(std::vector<float>& params, const std::vector<float>& grads, 
   const float* g = grads.data();
   float* mm = m.data();
   float* vv = v.data();
-  const float* mask = decay_mask_.data();
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < (long)params.size(); i++) {
-    const float gi = g[i] * gs;
-    mm[i] = b1 * mm[i] + (1 - b1) * gi;
-    vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
-    const float mhat = mm[i] * c1, vhat = vv[i] * c2;
-    p[i] -= flr * mhat / (std::sqrt(vhat) + eps) + wd * mask[i] * p[i];
+  // tensor by tensor: weight decay is a property of the tensor (its ParamSpec), so no per-value mask
+  // (which would cost as much memory as the weights); the threads share each tensor's loop
+#pragma omp parallel
+  for (const auto& s : layout_.specs()) {
+    const float wdi = s.decay ? wd : 0.f;
+    const long end = long(s.offset + s.size);
+#pragma omp for schedule(static) nowait
+    for (long i = long(s.offset); i < end; i++) {
+      const float gi = g[i] * gs;
+      mm[i] = b1 * mm[i] + (1 - b1) * gi;
+      vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
+      const float mhat = mm[i] * c1, vhat = vv[i] * c2;
+      p[i] -= flr * mhat / (std::sqrt(vhat) + eps) + wdi * p[i];
+    }
   }
 }
 

@@ -29,7 +29,6 @@ class AdamW {
  private:
   const ParamLayout& layout_;
   TrainConfig t_;
-  std::vector<float> decay_mask_;  // 1 where weight decay applies
 };
 
 }  // namespace spectral
