@@ -147,6 +147,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "spectral 0.1");
   app.failure_message(one_line_failure);
+  app.footer("Each command lists its options with: spectral COMMAND --help. A checkpoint may be named by its run "
+             "directory (best.safetensors, else last.safetensors); - is standard input or output where a file is "
+             "read or written. NO_COLOR=1 turns colour off.");
   // a repeated option takes its last value (the subcommands inherit this; --set collects them all)
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   spectral::Action train, sample, eval, bench;

@@ -22,7 +22,7 @@ namespace {
 
 // The closing lines of every run that trained: its metrics and the command that plots them.
 void say_metrics(const std::string& dir) {
-  spdlog::info("metrics: {}/metrics.jsonl; plot them with: python3 scripts/plot_loss.py {} -o {}/loss.png", dir, dir, dir);
+  spdlog::info("metrics: {}/metrics.jsonl; plot them with: scripts/plot_loss.py {} -o {}/loss.png", dir, dir, dir);
 }
 
 // A run with schedule = "time" whose budget is spent would stop again after one step.
