@@ -141,11 +141,11 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     TrainingData data;
     on_root(comm, [&] { data = load_training_data(cfg, resume); });
     share_training_data(data, comm);
-    check_training_memory(mc, data.vocab.size(), B_local, T);
-    if (comm.root() && !resume) {
-      const std::string warning = schedule_warning(tc);
+    on_root(comm, [&] {  // rank 0 decides for all: every process stops, or none
+      check_training_memory(mc, data.vocab.size(), B_local, T);
+      const std::string warning = resume ? std::string() : schedule_warning(tc);
       if (!warning.empty()) spdlog::warn("{}", warning);
-    }
+    });
 
     Model<float> model(mc, data.vocab.size());
     AdamW adamw(model.layout(), tc);
