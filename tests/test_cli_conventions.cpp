@@ -83,7 +83,7 @@ TEST(CliConventions, SampleAndEvalTakeARunDirectory) {
   // a directory without checkpoints: a clear error
   r = run_spectral("sample --checkpoint " + ws.dir + " --prompt the", ws.dir);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("without best.safetensors or last.safetensors"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is a directory without best.safetensors or last.safetensors"), std::string::npos) << r.err;
 }
 
 TEST(CliConventions, RunStoppedBeforeItsFirstEvaluationIsLoadable) {

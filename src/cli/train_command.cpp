@@ -129,10 +129,11 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
                  s.complete ? "done" : "stopped", s.steps_done, s.elapsed_s, s.tokens_per_s, s.best_val_loss,
                  s.skipped ? ", " + std::to_string(s.skipped) + " steps skipped" : std::string(), opt.out_dir);
     if (s.stopped_by_time_limit && cfg.train.schedule == "time")
-      spdlog::info("time budget of {:g}s (train.time_limit_s) used after {} steps; {}", cfg.train.time_limit_s,
-                   s.steps_done, extend_budget(opt.out_dir, cfg.train.time_limit_s));
+      spdlog::info("time limit of {:g}s reached after {} steps (train.time_limit_s, the budget the rate anneals "
+                   "over); {}",
+                   cfg.train.time_limit_s, s.steps_done, extend_budget(opt.out_dir, cfg.train.time_limit_s));
     else if (s.stopped_by_time_limit)
-      spdlog::info("time limit of {:g}s (train.time_limit_s, per session) reached after {} of {} steps; another "
+      spdlog::info("time limit of {:g}s reached after {} of {} steps (train.time_limit_s, per session); another "
                    "session: spectral train --resume {}",
                    cfg.train.time_limit_s, s.steps_done, cfg.train.steps, opt.out_dir);
     else if (!s.complete)

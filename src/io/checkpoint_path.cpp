@@ -22,7 +22,7 @@ std::string resolve_checkpoint_path(const std::string& path, std::string* chosen
     if (chosen) *chosen = "using " + last + " (the run has no best.safetensors yet: it stopped before its first evaluation)";
     return last;
   }
-  throw InputError("--checkpoint " + path + ": a directory without best.safetensors or last.safetensors (give a "
+  throw InputError("--checkpoint " + path + ": is a directory without best.safetensors or last.safetensors (give a "
                    "checkpoint file, or the --out directory of spectral train)");
 }
 
