@@ -71,4 +71,4 @@ for m in $mixers; do
   printf '%-10s  %16.0f  %16.0f  %7.2fx  %s\n' "$m" "$s" "$t" "$(awk -v a="$s" -v b="$t" 'BEGIN {print a / b}')" \
     "${torch_all[$m]}"
 done
-echo "ratio = spectral / fastest PyTorch run (issue 4 target: >= 3x for attention, fft, rot)"
+echo "ratio = spectral / fastest PyTorch run"

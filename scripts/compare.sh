@@ -5,7 +5,8 @@
 # evaluates each best checkpoint on the validation split, and writes
 # runs/compare-<budget>m-ctx<context>/table.md (parameters, tokens seen, tokens/s, val loss, bpc)
 # and plot.png (every run's validation loss against wall time).
-# MIXERS="attention fft" (names of configs/*.json) restricts the runs.
+# MIXERS="attention fft" (names of configs/*.json) restricts the runs. A previous comparison in that
+# directory is kept: it is moved aside to runs/compare-<budget>m-ctx<context>.<time>, and the script says so.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 budget="${1:?usage: compare.sh BUDGET_MINUTES [CONTEXT]}"
@@ -14,6 +15,11 @@ bin="$root/build/spectral"
 [ -x "$bin" ] || BUILD_DIR="$root/build" "$root/scripts/build.sh"
 data="$("$root/scripts/fetch_data.sh")"
 out="$root/runs/compare-${budget}m-ctx${context}"
+if [ -e "$out" ]; then
+  kept="$out.$(date +%Y%m%d-%H%M%S)"
+  mv "$out" "$kept"
+  echo "== the previous comparison in $out is kept: moved to $kept" >&2
+fi
 mkdir -p "$out"
 limit=$(awk -v m="$budget" 'BEGIN { printf "%d", m * 60 }')
 # at long contexts keep tokens per step constant (16 x 256) so every mixer sees the same batch size in tokens
@@ -30,7 +36,7 @@ done
 for name in "${runs[@]}"; do
   dir="$out/$name"
   echo "== $name: ${budget} min, context $context" >&2
-  "$bin" train --config "$root/configs/$name.json" --out "$dir" --overwrite --no-progress \
+  "$bin" train --config "$root/configs/$name.json" --out "$dir" --no-progress \
     --set data.path="$data" --set train.time_limit_s="$limit" --set train.schedule=time --set train.steps=1000000 \
     --set model.context="$context" --set train.batch_size="$batch" --set train.eval_interval=100 \
     2> "$dir.log" || { echo "$name failed, see $dir.log" >&2; continue; }
@@ -45,6 +51,6 @@ for name in "${runs[@]}"; do
 done
 dirs=()
 for name in "${runs[@]}"; do [ -f "$out/$name/metrics.jsonl" ] && dirs+=("$out/$name"); done
-/usr/bin/python3 "$root/scripts/plot_loss.py" "$out/plot.png" "${dirs[@]}" >/dev/null
+/usr/bin/python3 "$root/scripts/plot_loss.py" "${dirs[@]}" -o "$out/plot.png" >/dev/null
 cat "$out/table.md"
 echo "plot: $out/plot.png"

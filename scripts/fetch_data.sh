@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fetch_data.sh: puts the Tiny Shakespeare text at data/tinyshakespeare/input.txt and checks its
-# SHA-256. Uses, in order: SPECTRAL_DATA=/path/to/file, a copy already in place, the shared copy
-# beside the project (../shared/data/tinyshakespeare.txt), then a download from char-rnn's public
-# location. No network and no local copy: one clear message and exit 1.
+# SHA-256, and prints its path. Uses, in order: SPECTRAL_DATA=/path/to/file (a copy you have), a copy
+# already in place, a copy in a workspace folder beside the checkout (shared/data/tinyshakespeare.txt
+# next to it), then a download from char-rnn's public location. No network and no local copy: one
+# clear message and exit 1.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="$root/data/tinyshakespeare/input.txt"
@@ -20,8 +21,8 @@ if [ -n "${SPECTRAL_DATA:-}" ]; then
   cp "$SPECTRAL_DATA" "$dest.tmp" && mv "$dest.tmp" "$dest"
 elif ok "$dest"; then
   :
-elif ok "$root/../shared/data/tinyshakespeare.txt"; then
-  cp "$root/../shared/data/tinyshakespeare.txt" "$dest.tmp" && mv "$dest.tmp" "$dest"
+elif ok "$(dirname "$root")/shared/data/tinyshakespeare.txt"; then
+  cp "$(dirname "$root")/shared/data/tinyshakespeare.txt" "$dest.tmp" && mv "$dest.tmp" "$dest"
 else
   if ! command -v curl >/dev/null && ! command -v wget >/dev/null; then
     echo "fetch_data: neither curl nor wget is installed; set SPECTRAL_DATA=/path/to/input.txt" >&2

@@ -1,20 +1,15 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """plot_bench.py: log-log plot of the `spectral bench mixers --csv` rows — forward time,
 forward+backward time and saved activation memory against T, one line per mixer (the fft
-mixer's FFT floor dashed).  usage: plot_bench.py MIXERS.csv OUT.png [--title TEXT]"""
+mixer's FFT floor dashed).
+
+usage: plot_bench.py MIXERS.csv -o OUT.png [--title TEXT]"""
+import argparse
 import csv
-import os
 import sys
 from collections import defaultdict
 
-try:
-    import matplotlib
-except ImportError:
-    # Debian's python3-matplotlib belongs to the system interpreter; a pyenv/venv python3 first
-    # on PATH does not see it
-    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,15 +26,13 @@ def number(s):
 
 
 def main(argv):
-    title = None
-    if "--title" in argv:
-        i = argv.index("--title")
-        title = argv[i + 1]
-        argv = argv[:i] + argv[i + 2:]
-    if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    path, out = argv
+    p = argparse.ArgumentParser(prog="plot_bench.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("csv", metavar="MIXERS.csv", help="rows written by spectral bench mixers --csv")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG to write")
+    p.add_argument("--title", help="figure title (default: the bench's settings)")
+    a = p.parse_args(argv)
+    path, out, title = a.csv, a.output, a.title
     series = defaultdict(lambda: defaultdict(list))  # mixer -> column -> [(T, value)]
     meta = {}
     with open(path, newline="") as f:

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
-"""plot_loss.py: draws train and validation loss against step (and wall time) from one or more
-metrics.jsonl files into a PNG.  usage: plot_loss.py OUT.png RUN_DIR_OR_METRICS [...] [--labels a,b]"""
+"""plot_loss.py: draws train and validation loss against step (and wall time) from the
+metrics.jsonl of one or more runs into a PNG.
+
+usage: plot_loss.py RUN [RUN ...] -o OUT.png [--labels a,b]
+  RUN is a run directory (spectral train --out DIR) or a metrics.jsonl file."""
+import argparse
 import json
 import os
 import sys
@@ -29,15 +33,18 @@ def read(path):
 
 
 def main(argv):
-    labels = None
-    if "--labels" in argv:
-        i = argv.index("--labels")
-        labels = argv[i + 1].split(",")
-        argv = argv[:i] + argv[i + 2:]
-    if len(argv) < 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    out, runs = argv[0], argv[1:]
+    p = argparse.ArgumentParser(prog="plot_loss.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directory or metrics.jsonl")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG to write")
+    p.add_argument("--labels", help="comma list of legend names, one per RUN (default: the directory names)")
+    a = p.parse_args(argv)
+    out, runs = a.output, a.runs
+    labels = a.labels.split(",") if a.labels else None
+    for run in runs:
+        path = os.path.join(run, "metrics.jsonl") if os.path.isdir(run) else run
+        if not os.path.isfile(path):
+            p.error(f"{run}: no metrics.jsonl there (give a run directory of spectral train or a metrics.jsonl)")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     # one colour per run (train faint, validation with markers), so that runs stay apart
     colours = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20").colors

@@ -296,7 +296,7 @@ int run_mixer_bench(const MixerBenchOptions& o) {
       if (!line.empty()) std::printf("%s/%s forward time:%s\n", q.c_str(), ref.c_str(), line.c_str());
     }
   if (o.layer) {
-    std::printf("(issue 4's mixer targets refer to the core op: run without --layer to check them)\n");
+    std::printf("(the headline figures per mixer refer to the core op: run without --layer to see them)\n");
     std::printf("load average at the end: %s\n", load_average().c_str());
     if (!o.csv.empty()) std::printf("raw rows: %s\n", o.csv.c_str());
     return 0;
@@ -306,21 +306,22 @@ int run_mixer_bench(const MixerBenchOptions& o) {
       for (const auto& label : mixer_labels(s)) {
         const Row* r = find(label, target.T);
         if (!r) continue;
-        const char* text = target.text.c_str();
+        const std::string note = target.text.empty() ? "" : " (" + target.text + ")";
+        const char* text = note.c_str();
         switch (target.kind) {
           case BenchTarget::ForwardMs:
-            std::printf("%s forward at T=%d: %s ms (%s)\n", label.c_str(), target.T, num(r->fwd).c_str(), text);
+            std::printf("%s forward at T=%d: %s ms%s\n", label.c_str(), target.T, num(r->fwd).c_str(), text);
             break;
           case BenchTarget::FloorRatio:
             if (std::isfinite(r->floor))
-              std::printf("%s forward at T=%d: %s ms, %s %s ms, ratio %.2f (%s)\n", label.c_str(), target.T,
+              std::printf("%s forward at T=%d: %s ms, %s %s ms, ratio %.2f%s\n", label.c_str(), target.T,
                           num(r->fwd).c_str(), s.bench.floor_label.c_str(), num(r->floor).c_str(), r->fwd / r->floor,
                           text);
             break;
           case BenchTarget::ReferenceRatio:
             for (const auto& ref : reference)
               if (const Row* f = find(ref, target.T))
-                std::printf("%s/%s forward at T=%d: %.0fx (%s)\n", label.c_str(), ref.c_str(), target.T,
+                std::printf("%s/%s forward at T=%d: %.0fx%s\n", label.c_str(), ref.c_str(), target.T,
                             r->fwd / f->fwd, text);
             break;
         }

@@ -74,7 +74,12 @@ int run_sample_bench(const SampleBenchOptions& o) {
   if (!o.checkpoint.empty()) {
     ck = load_checkpoint(o.checkpoint);
     Subject s;
-    s.name = "checkpoint";
+    std::vector<std::string> seen;  // the checkpoint's mixers, labelled as for a config
+    for (const auto& m : ck.model->config().mixer) {
+      const std::string l = mixer_label(m, ck.model->config());
+      if (std::find(seen.begin(), seen.end(), l) == seen.end()) seen.push_back(l);
+    }
+    for (const auto& l : seen) s.name += (s.name.empty() ? "" : "+") + l;
     s.model = ck.model.get();
     subjects.push_back(std::move(s));
   } else {
@@ -173,7 +178,7 @@ int run_sample_bench(const SampleBenchOptions& o) {
       line += fmt(" incremental time per character @%d / @%d = %.2f%s", plast, pfirst, sm.growth,
                   sm.target.empty() ? "" : (" (" + sm.target + ")").c_str());
     if (std::isfinite(sm.speedup))
-      line += fmt("; incremental is %.1fx faster than recomputing the window @%d (issue 3 target >= 10x)", sm.speedup,
+      line += fmt("; incremental is %.1fx faster than recomputing the window @%d", sm.speedup,
                   plast);
     std::printf("%s\n", line.c_str());
   }

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "model/mixer_registry.h"
 #include "util/errors.h"
+#include "util/files.h"
 #include "util/threads.h"
 
 namespace spectral {
@@ -147,18 +148,25 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
   add_threads_option(sample, &sa->threads);
 
   *action = [=]() -> int {
+    // every output path is checked before any measurement
+    auto check_csv = [](const std::string& csv) {
+      if (!csv.empty()) check_output_file(csv, "--csv " + csv);
+    };
     if (mix->parsed()) {
+      check_csv(ma->o.csv);
       set_threads(ma->threads);
       ma->o.mixers = bench::parse_mixer_list(ma->mixers);
       ma->o.floor = !ma->no_floor;
       return bench::run_mixer_bench(ma->o);
     }
     if (train->parsed()) {
+      check_csv(ta->o.csv);
       ta->o.cfg = load_config(ta->config, ta->sets);
       set_threads(ta->threads);
       return bench::run_train_bench(ta->o);
     }
     if (sample->parsed()) {
+      check_csv(sa->o.csv);
       if (ck->count() == 0 && cf->count() == 0) throw InputError("bench sample: give --checkpoint FILE or --config FILE");
       if (ck->count() && (!sa->sets.empty() || !sa->mixers.empty()))
         throw InputError("bench sample: --set and --mixers apply to --config only");

@@ -1,5 +1,6 @@
-// eval_command: `spectral eval --checkpoint FILE --text FILE [--json] [--per-char CSV]` — loss in
-// nats per character, bits per character, perplexity, characters scored.
+// eval_command: `spectral eval --checkpoint FILE|RUN_DIR --text FILE|- [--json] [--per-char CSV|-]` —
+// loss in nats per character, bits per character, perplexity, characters scored. "-" is standard
+// input (--text) or standard output (--per-char: the CSV alone; the summary then goes to stderr).
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "data/dataset.h"
 #include "data/utf8.h"
 #include "io/checkpoint.h"
+#include "io/checkpoint_path.h"
 #include "util/files.h"
 #include "eval/evaluate.h"
 #include "util/errors.h"
@@ -25,8 +27,9 @@ CLI::App* add_eval_command(CLI::App& app, Action* action) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* sub = app.add_subcommand("eval", "Score a held-out text with a checkpoint");
-  sub->add_option("--checkpoint", a->checkpoint, "Checkpoint (.safetensors) written by spectral train")->required();
-  sub->add_option("--text", a->text, "UTF-8 text to score")->required();
+  sub->add_option("--checkpoint", a->checkpoint, "Checkpoint (.safetensors) written by spectral train, or its run directory (best, else last)")
+      ->required();
+  sub->add_option("--text", a->text, "UTF-8 text to score (- reads standard input)")->required();
   sub->add_option("--split", a->split,
                   "Part of the text to score: all, or train/val as split by the checkpoint's data.val_fraction")
       ->capture_default_str()
@@ -39,13 +42,18 @@ CLI::App* add_eval_command(CLI::App& app, Action* action) {
       ->capture_default_str()
       ->check(CLI::IsMember({"error", "skip"}));
   sub->add_flag("--json", a->json, "Print exactly one JSON object {loss, bpc, perplexity, chars} on stdout");
-  sub->add_option("--per-char", a->per_char, "Write a CSV with one row per scored character: position,character,loss");
+  sub->add_option("--per-char", a->per_char, "Write a CSV with one row per scored character: position,character,loss (- writes it to stdout)");
   add_threads_option(sub, &a->threads);
   *action = [a]() -> int {
+    const bool csv_to_stdout = a->per_char == "-";
+    if (csv_to_stdout && a->json) throw InputError("eval: --per-char - and --json both want standard output; give one");
+    if (!a->per_char.empty()) check_output_file(a->per_char, "--per-char " + a->per_char);
     set_threads(a->threads);
-    LoadedCheckpoint ck = load_checkpoint(a->checkpoint);
-    const std::string where = "text " + a->text;
-    const std::u32string text = utf8_decode(read_file_bytes(a->text), where);
+    std::string chosen;
+    LoadedCheckpoint ck = load_checkpoint(resolve_checkpoint_path(a->checkpoint, &chosen));
+    if (!chosen.empty()) spdlog::info("{}", chosen);
+    const std::string where = a->text == "-" ? "text on standard input" : "text " + a->text;
+    const std::u32string text = utf8_decode(read_input_bytes(a->text), where);
     const Encoded enc = ck.vocab.encode(text, a->unknown == "skip" ? OutOfVocab::Skip : OutOfVocab::Error, where);
     if (enc.dropped) spdlog::warn("{}", enc.dropped_summary);
     std::vector<int32_t> tokens = enc.ids;
@@ -78,12 +86,16 @@ CLI::App* add_eval_command(CLI::App& app, Action* action) {
         std::snprintf(num, sizeof num, "%.6f", per[i]);
         csv += std::to_string(first + i + 1) + "," + quoted + "," + num + "\n";
       }
-      write_text_file_atomic(a->per_char, csv);
+      if (csv_to_stdout)
+        std::fwrite(csv.data(), 1, csv.size(), stdout);
+      else
+        write_text_file_atomic(a->per_char, csv);
     }
     if (a->json) {
       std::cout << nlohmann::json{{"loss", loss}, {"bpc", bpc}, {"perplexity", ppl}, {"chars", chars}}.dump() << std::endl;
     } else {
-      std::printf("loss        %.4f nats/char\nbpc         %.4f\nperplexity  %.4f\nchars       %zu\n", loss, bpc, ppl, chars);
+      std::fprintf(csv_to_stdout ? stderr : stdout, "loss        %.4f nats/char\nbpc         %.4f\nperplexity  %.4f\nchars       %zu\n",
+                   loss, bpc, ppl, chars);
     }
     return 0;
   };

@@ -1,4 +1,4 @@
-// sample_command: `spectral sample --checkpoint FILE (--prompt TEXT | --prompt-file FILE) ...`.
+// sample_command: `spectral sample --checkpoint FILE|RUN_DIR (--prompt TEXT | --prompt-file FILE|-) ...`.
 // stdout carries the prompt and its continuation, nothing else; diagnostics go to stderr.
 #include <spdlog/spdlog.h>
 
@@ -8,6 +8,7 @@
 #include "data/utf8.h"
 #include "util/files.h"
 #include "io/checkpoint.h"
+#include "io/checkpoint_path.h"
 #include "sample/sampler.h"
 #include "util/errors.h"
 #include "util/threads.h"
@@ -24,15 +25,17 @@ CLI::App* add_sample_command(CLI::App& app, Action* action) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* sub = app.add_subcommand("sample", "Generate text from a checkpoint");
-  sub->add_option("--checkpoint", a->checkpoint, "Checkpoint (.safetensors) written by spectral train")->required();
+  sub->add_option("--checkpoint", a->checkpoint, "Checkpoint (.safetensors) written by spectral train, or its run directory (best, else last)")
+      ->required();
   auto* p1 = sub->add_option("--prompt", a->prompt, "Prompt text");
-  auto* p2 = sub->add_option("--prompt-file", a->prompt_file, "Read the prompt from a UTF-8 file");
+  auto* p2 = sub->add_option("--prompt-file", a->prompt_file, "Read the prompt from a UTF-8 file (- reads standard input)");
   p1->excludes(p2);
   sub->add_option("--tokens", a->tokens, "Characters to generate")->capture_default_str();
   sub->add_option("--temperature", a->temperature, "Softmax temperature; 0 = greedy")->capture_default_str();
   sub->add_option("--top-k", a->top_k, "Keep only the k most likely characters (0 = off)")->capture_default_str();
   sub->add_option("--top-p", a->top_p, "Nucleus sampling: smallest set with this much mass, in (0, 1]")->capture_default_str();
-  sub->add_option("--seed", a->seed, "Random seed")->capture_default_str();
+  sub->add_option("--seed", a->seed, "Random seed (0 or more)")->capture_default_str()
+      ->check(CLI::Validator([](std::string& v) { return v.rfind('-', 0) == 0 ? "must be 0 or more, got " + v : ""; }, ""));
   sub->add_option("--unknown", a->unknown, "Prompt characters outside the vocabulary: error | skip")
       ->capture_default_str()
       ->check(CLI::IsMember({"error", "skip"}));
@@ -45,11 +48,13 @@ CLI::App* add_sample_command(CLI::App& app, Action* action) {
     if (!(a->top_p > 0 && a->top_p <= 1)) throw InputError("sample: --top-p must be in (0, 1], got " + std::to_string(a->top_p));
     if (a->top_k < 0) throw InputError("sample: --top-k must be >= 0, got " + std::to_string(a->top_k));
     set_threads(a->threads);
-    const std::string where = p2->count() ? "prompt file " + a->prompt_file : "prompt";
-    const std::string bytes = p2->count() ? read_file_bytes(a->prompt_file) : a->prompt;
+    const std::string where = !p2->count() ? "prompt" : a->prompt_file == "-" ? "prompt on standard input" : "prompt file " + a->prompt_file;
+    const std::string bytes = p2->count() ? read_input_bytes(a->prompt_file) : a->prompt;
     const std::u32string text = utf8_decode(bytes, where);
     if (text.empty()) throw InputError(where + ": empty");
-    LoadedCheckpoint ck = load_checkpoint(a->checkpoint);
+    std::string chosen;
+    LoadedCheckpoint ck = load_checkpoint(resolve_checkpoint_path(a->checkpoint, &chosen));
+    if (!chosen.empty()) spdlog::info("{}", chosen);
     const Encoded enc = ck.vocab.encode(text, a->unknown == "skip" ? OutOfVocab::Skip : OutOfVocab::Error, where);
     if (enc.dropped) spdlog::warn("{}", enc.dropped_summary);
     if (enc.ids.empty()) throw InputError(where + ": no characters left after skipping unknown ones");

@@ -1,7 +1,8 @@
 // train_command: `spectral train --config FILE [--set key=value ...] [--out DIR]`, and
 // `spectral train --resume DIR [--set key=value ... --allow-changes]`. A fresh run refuses an --out
 // directory that holds another run unless --overwrite. SIGINT/SIGTERM stop the run
-// after the current step with a checkpoint; the exit code is then 128 + the signal (130, 143).
+// after the current step with a checkpoint; the exit code is then 128 + the signal (130, 143). The
+// last lines say how the run ended, how to continue it, and where its metrics are and how to plot them.
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -16,6 +17,25 @@
 #include "util/threads.h"
 
 namespace spectral {
+
+namespace {
+
+// The closing lines of every run that trained: its metrics and the command that plots them.
+void say_metrics(const std::string& dir) {
+  spdlog::info("metrics: {}/metrics.jsonl; plot them with: scripts/plot_loss.py {} -o {}/loss.png", dir, dir, dir);
+}
+
+// A run with schedule = "time" whose budget is spent would stop again after one step.
+bool budget_spent(const Config& cfg, const TrainState& st) {
+  return cfg.train.schedule == "time" && cfg.train.time_limit_s > 0 && st.elapsed_s >= cfg.train.time_limit_s;
+}
+
+std::string extend_budget(const std::string& dir, double limit_s) {
+  return "to train longer: spectral train --resume " + dir + " --allow-changes --set train.time_limit_s=" +
+         std::to_string(int(limit_s * 2));
+}
+
+}  // namespace
 
 CLI::App* add_train_command(CLI::App& app, Action* action) {
   struct Args {
@@ -79,6 +99,11 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
                        "train.steps=N",
                        args->resume_dir, plan.state.step, cfg.train.steps, args->resume_dir);
           finished = 1;
+        } else if (budget_spent(cfg, plan.state)) {
+          spdlog::info("the run in {} has used its time budget ({:.0f}s of train.time_limit_s = {:g}, step {}); {}",
+                       args->resume_dir, plan.state.elapsed_s, cfg.train.time_limit_s, plan.state.step,
+                       extend_budget(args->resume_dir, cfg.train.time_limit_s));
+          finished = 1;
         }
       } else {
         nlohmann::json j = args->config_path.empty() ? nlohmann::json::object() : read_json_file(args->config_path);
@@ -97,14 +122,24 @@ CLI::App* add_train_command(CLI::App& app, Action* action) {
     if (s.stopped_by_signal) {
       spdlog::warn("interrupted at step {} of {}; resume with: spectral train --resume {}", s.steps_done, cfg.train.steps,
                    opt.out_dir);
+      say_metrics(opt.out_dir);
       return 128 + s.stopped_by_signal;
     }
     spdlog::info("{}: {} steps in {:.1f}s, {:.0f} tokens/s, best val loss {:.4f}{}, checkpoints in {}",
                  s.complete ? "done" : "stopped", s.steps_done, s.elapsed_s, s.tokens_per_s, s.best_val_loss,
                  s.skipped ? ", " + std::to_string(s.skipped) + " steps skipped" : std::string(), opt.out_dir);
-    if (!s.complete)
+    if (s.stopped_by_time_limit && cfg.train.schedule == "time")
+      spdlog::info("time limit of {:g}s reached after {} steps (train.time_limit_s, the budget the rate anneals "
+                   "over); {}",
+                   cfg.train.time_limit_s, s.steps_done, extend_budget(opt.out_dir, cfg.train.time_limit_s));
+    else if (s.stopped_by_time_limit)
+      spdlog::info("time limit of {:g}s reached after {} of {} steps (train.time_limit_s, per session); another "
+                   "session: spectral train --resume {}",
+                   cfg.train.time_limit_s, s.steps_done, cfg.train.steps, opt.out_dir);
+    else if (!s.complete)
       spdlog::info("{} of {} steps done; continue with: spectral train --resume {}", s.steps_done, cfg.train.steps,
                    opt.out_dir);
+    say_metrics(opt.out_dir);
     return 0;
   };
   return sub;

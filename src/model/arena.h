@@ -47,6 +47,8 @@ class Arena {
   void rewind() { used_ = 0; }
   bool counting() const { return base_ == nullptr; }
   size_t bytes() const { return capacity_ * sizeof(T); }
+  // What the counting pass asked for so far, in bytes (what allocate() would take).
+  size_t counted_bytes() const { return peak_ * sizeof(T); }
 
  private:
   T* base_ = nullptr;

@@ -48,16 +48,16 @@ struct BenchKnob {
   void (*apply)(ModelConfig& cfg, int value) = nullptr;
 };
 
-// A figure of `spectral bench mixers`' summary that has a target.
+// A figure of `spectral bench mixers`' summary line (the headline figures of a mixer).
 struct BenchTarget {
   enum Kind {
-    ForwardMs,       // "<label> forward at T=<T>: <ms> ms (<text>)", for each of the mixer's labels
-    FloorRatio,      // "<label> forward at T=<T>: <ms> ms, <floor label> <ms> ms, ratio <r> (<text>)"
-    ReferenceRatio,  // "<label>/<reference> forward at T=<T>: <r>x (<text>)"
+    ForwardMs,       // "<label> forward at T=<T>: <ms> ms[ (<text>)]", for each of the mixer's labels
+    FloorRatio,      // "<label> forward at T=<T>: <ms> ms, <floor label> <ms> ms, ratio <r>[ (<text>)]"
+    ReferenceRatio,  // "<label>/<reference> forward at T=<T>: <r>x[ (<text>)]"
   };
   Kind kind = ForwardMs;
   int T = 0;
-  std::string text;
+  std::string text;  // a note after the figure, in parentheses; "" for none
 };
 
 // What the benchmarks need of a mixer.
@@ -76,7 +76,7 @@ struct MixerBench {
   int quadratic_cap_t = 0;
   std::vector<BenchKnob> knobs;
   std::vector<BenchTarget> targets;
-  std::string sample_target;  // `bench sample`: what the incremental growth figure is held to
+  std::string sample_target;  // `bench sample`: a note after the incremental growth figure ("" for none)
 };
 
 struct MixerSpec {

@@ -31,6 +31,15 @@ ParamLayout Model<T>::layout_for(const ModelConfig& cfg, int vocab_size) {
 }
 
 template <typename T>
+size_t Model<T>::activation_bytes_for(const ModelConfig& cfg, int vocab_size, int B, int Tn) {
+  Model m(cfg, vocab_size, LayoutOnly{});
+  m.B_ = B;
+  m.T_ = Tn;
+  m.take_buffers();  // the arenas are empty: a counting pass
+  return m.saved_.counted_bytes() + m.scratch_.counted_bytes();
+}
+
+template <typename T>
 Model<T>::Model(const ModelConfig& cfg, int vocab_size, LayoutOnly)
     : cfg_(cfg), V_(vocab_size), d_(cfg.d_model), hidden_(cfg.mlp_ratio * cfg.d_model) {
   if (V_ <= 0) throw std::invalid_argument("model: vocabulary is empty");

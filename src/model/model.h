@@ -36,6 +36,9 @@ class Model {
   // The parameter layout of a config without allocating anything proportional to its size: a
   // loader checks a file's tensors against it before trusting the file's config with memory.
   static ParamLayout layout_for(const ModelConfig& cfg, int vocab_size);
+  // The bytes bind(B, Tn) would allocate for activations, counted without allocating them: what a
+  // caller checks against the memory there is before building a model that would not fit.
+  static size_t activation_bytes_for(const ModelConfig& cfg, int vocab_size, int B, int Tn);
   Model& operator=(const Model&) = delete;
 
   const ModelConfig& config() const { return cfg_; }

@@ -21,6 +21,14 @@ double learning_rate(const TrainConfig& t, int step, double elapsed_s) {
   return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1 + std::cos(M_PI * progress));
 }
 
+std::string schedule_warning(const TrainConfig& t) {
+  if (t.schedule != "steps" || t.warmup_steps < t.steps) return "";
+  return "train.warmup_steps = " + std::to_string(t.warmup_steps) + " >= train.steps = " + std::to_string(t.steps) +
+         ": the learning rate rises for the whole run, ends at " +
+         std::to_string(int(100.0 * t.steps / t.warmup_steps + 0.5)) +
+         "% of train.lr and never decays; lower train.warmup_steps (e.g. to train.steps / 10)";
+}
+
 double global_grad_norm(const std::vector<float>& g) {
   double s = 0;
 #pragma omp parallel for schedule(static) reduction(+ : s)

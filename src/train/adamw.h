@@ -3,6 +3,7 @@
 // schedule (linear warmup, then cosine to min_lr over the steps or over the wall-time budget).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -14,6 +15,9 @@ namespace spectral {
 // With train.schedule = "time" the cosine runs over the wall-time budget instead: its progress is
 // elapsed_s / time_limit_s (the warmup still counts steps and scales the rate).
 double learning_rate(const TrainConfig& t, int step, double elapsed_s = 0);
+// A warning when the schedule cannot do what it says (warmup_steps >= steps: the rate never reaches
+// lr and the decay never runs), else "".
+std::string schedule_warning(const TrainConfig& t);
 
 // sqrt(Σ g²) over the arena, accumulated in double.
 double global_grad_norm(const std::vector<float>& grads);

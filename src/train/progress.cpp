@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 namespace spectral {
 
@@ -29,10 +30,14 @@ std::string number_text(double x) {
 
 ProgressLine::ProgressLine(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO)) {}
 
-void ProgressLine::show(int step, int steps, double loss, double lr, double tokens_per_s, double eta_s) {
+void ProgressLine::show(int step, int steps, double loss, double lr, double tokens_per_s, double eta_s, double spent_s,
+                        double budget_s) {
   if (!enabled_) return;
-  std::fprintf(stderr, "%sstep %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %s%s", tty_ ? "\r" : "", step, steps,
-               loss, lr, tokens_per_s, format_duration(eta_s).c_str(), tty_ ? "   " : "\n");
+  const std::string where = budget_s > 0 ? "step " + std::to_string(step) + " | time " + format_duration(spent_s) +
+                                               " of " + format_duration(budget_s)
+                                         : "step " + std::to_string(step) + "/" + std::to_string(steps);
+  std::fprintf(stderr, "%s%s | loss %.4f | lr %.2e | %.0f tok/s | ETA %s%s", tty_ ? "\r" : "", where.c_str(), loss, lr,
+               tokens_per_s, format_duration(eta_s).c_str(), tty_ ? "   " : "\n");
   std::fflush(stderr);
 }
 

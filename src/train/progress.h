@@ -14,7 +14,10 @@ std::string number_text(double x);
 class ProgressLine {
  public:
   explicit ProgressLine(bool enabled);
-  void show(int step, int steps, double loss, double lr, double tokens_per_s, double eta_s);
+  // With a time budget that ends the run before its steps do (budget_s > 0), the line shows the
+  // time spent of the budget instead of the step count's total.
+  void show(int step, int steps, double loss, double lr, double tokens_per_s, double eta_s, double spent_s = 0,
+            double budget_s = 0);
   // Ends a redrawn line so that a log message starts on its own line.
   void break_line();
 

@@ -21,6 +21,7 @@
 #include "train/run_directory.h"
 #include "train/training_data.h"
 #include "util/errors.h"
+#include "util/memory.h"
 
 namespace spectral {
 
@@ -39,6 +40,7 @@ class RunClock {
   // then agree on how much of the budget is spent), else this session.
   double spent(double elapsed_s) const { return whole_run_ ? elapsed_s : elapsed_s - before_; }
   bool has_limit() const { return limit_ > 0; }
+  double limit() const { return limit_; }
   double left(double elapsed_s) const { return has_limit() ? limit_ - spent(elapsed_s) : INFINITY; }
 
  private:
@@ -95,6 +97,22 @@ uint64_t check_identical_weights(const std::vector<float>& params, const Communi
   return h;
 }
 
+// A config too large for the machine stops here, with its estimate, rather than as std::bad_alloc
+// part way through allocating: the parameter arena four times over (weights, gradients, AdamW's two
+// moments) and the activation arenas for this process's share of the batch.
+void check_training_memory(const ModelConfig& mc, int vocab, int B_local, int T) {
+  const size_t limit = memory_limit_bytes();
+  if (limit == 0) return;
+  const double params = 4.0 * sizeof(float) * Model<float>::layout_for(mc, vocab).total();
+  const double acts = double(Model<float>::activation_bytes_for(mc, vocab, B_local, T));
+  if (params + acts <= 0.9 * double(limit)) return;
+  throw InputError("this config needs about " + format_bytes(params + acts) + " of memory (" + format_bytes(params) +
+                   " for weights, gradients and optimizer moments; " + format_bytes(acts) + " of activations for " +
+                   std::to_string(B_local) + " sequences of " + std::to_string(T) + " characters), more than the " +
+                   format_bytes(double(limit)) + " this process may use; lower train.batch_size or model.context, "
+                   "or model.d_model / model.n_layers");
+}
+
 std::string mixer_list(const ModelConfig& mc) {
   std::string s;
   for (size_t i = 0; i < mc.mixer.size(); i++) s += (i ? "," : "") + mc.mixer[i];
@@ -123,6 +141,11 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     TrainingData data;
     on_root(comm, [&] { data = load_training_data(cfg, resume); });
     share_training_data(data, comm);
+    on_root(comm, [&] {  // rank 0 decides for all: every process stops, or none
+      check_training_memory(mc, data.vocab.size(), B_local, T);
+      const std::string warning = resume ? std::string() : schedule_warning(tc);
+      if (!warning.empty()) spdlog::warn("{}", warning);
+    });
 
     Model<float> model(mc, data.vocab.size());
     AdamW adamw(model.layout(), tc);
@@ -273,7 +296,9 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
                     {"tokens_per_s", tok_s},
                     {"elapsed_s", elapsed}});
         const double eta = (tc.steps - step) * (session_train_seconds / session_steps);
-        progress.show(step, tc.steps, mean_loss, lr, tok_s, std::min(eta, clock.left(elapsed)));
+        const bool budget_binds = clock.left(elapsed) < eta;  // the time limit ends the run first
+        progress.show(step, tc.steps, mean_loss, lr, tok_s, std::min(eta, clock.left(elapsed)),
+                      budget_binds ? clock.spent(elapsed) : 0, budget_binds ? clock.limit() : 0);
         st.loss_sum = 0;
         st.loss_count = 0;
       }
@@ -289,7 +314,7 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
             spdlog::warn("stopped by signal {} after step {}; checkpoint {}", signal, step,
                          opt.out_dir + "/last.safetensors");
         } else if (out_of_time) {
-          if (comm.root()) spdlog::info("time limit of {:.0f}s reached after {} steps", tc.time_limit_s, step);
+          sum.stopped_by_time_limit = step < tc.steps;
         } else if (comm.root()) {
           spdlog::info("stopped after step {} as asked (--stop-at); checkpoint {}", step,
                        opt.out_dir + "/last.safetensors");

@@ -37,6 +37,7 @@ struct TrainSummary {
   int steps_done = 0;       // step reached
   int skipped = 0;          // steps skipped for non-finite values (whole run)
   int stopped_by_signal = 0;
+  bool stopped_by_time_limit = false;  // train.time_limit_s ended the run before train.steps
   bool complete = false;    // steps_done == train.steps
   double final_train_loss = 0;
   double best_val_loss = 0;

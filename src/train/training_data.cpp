@@ -3,15 +3,33 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 #include "data/dataset.h"
 #include "data/text.h"
 #include "util/errors.h"
 
 namespace spectral {
 
+namespace {
+// A text that is not there gets a hint: the default data.path is relative to the working directory.
+TextData load_text_with_hint(const std::string& path) {
+  try {
+    return load_training_text(path);
+  } catch (const IoError& e) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) throw;
+    std::string cwd = std::filesystem::current_path(ec).string();
+    throw IoError(std::string(e.what()) + " (data.path is read from the working directory " + cwd +
+                  "; train on a text with --set data.path=FILE, or put Tiny Shakespeare at " +
+                  "data/tinyshakespeare/input.txt with scripts/fetch_data.sh and run from the source directory)");
+  }
+}
+}  // namespace
+
 TrainingData load_training_data(const Config& cfg, const ResumePlan* resume) {
   const int B = cfg.train.batch_size, T = cfg.model.context;
-  const TextData text = load_training_text(cfg.data.path);
+  const TextData text = load_text_with_hint(cfg.data.path);
   Split split = split_tokens(text.tokens, cfg.data.val_fraction);
   const std::string data = "data " + cfg.data.path;
   if (split.train.size() <= (size_t)T || split.val.size() <= (size_t)T)

@@ -54,13 +54,8 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   }
 }
 
-std::string read_file_bytes(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError(path + ": cannot open for reading: " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+namespace {
+std::string read_all(int fd, const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw IoError(path + ": cannot stat: " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) throw IoError(path + ": cannot read: it is a directory");
@@ -77,6 +72,32 @@ std::string read_file_bytes(const std::string& path) {
     bytes.append(buf, static_cast<size_t>(got));
   }
   return bytes;
+}
+}  // namespace
+
+std::string read_file_bytes(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(path + ": cannot open for reading: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  return read_all(fd, path);
+}
+
+std::string read_input_bytes(const std::string& path) {
+  return path == "-" ? read_all(STDIN_FILENO, "standard input") : read_file_bytes(path);
+}
+
+void check_output_file(const std::string& path, const std::string& what) {
+  if (path == "-") return;
+  if (path.empty()) throw IoError(what + ": empty path");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw IoError(what + ": is a directory");
+  const std::string dir = dir_of(path);
+  if (::stat(dir.c_str(), &st) != 0) throw IoError(what + ": directory " + dir + " does not exist");
+  if (!S_ISDIR(st.st_mode)) throw IoError(what + ": " + dir + " is not a directory");
+  if (::access(dir.c_str(), W_OK) != 0) throw IoError(what + ": directory " + dir + " is not writable: " + std::strerror(errno));
 }
 
 }  // namespace spectral
