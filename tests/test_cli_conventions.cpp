@@ -54,8 +54,9 @@ TEST(CliConventions, InstallPutsTheProgramUnderThePrefix) {
   ASSERT_TRUE(fs::exists(dir + "/p/bin/spectral"));
   EXPECT_EQ(std::system(("'" + dir + "/p/bin/spectral' --version >" + dir + "/version 2>&1").c_str()), 0);
   EXPECT_NE(slurp(dir + "/version").find("spectral"), std::string::npos) << slurp(dir + "/version");
-  if (std::system("command -v help2man >/dev/null") == 0)
+  if (std::system("command -v help2man >/dev/null") == 0) {
     EXPECT_TRUE(fs::exists(dir + "/p/share/man/man1/spectral.1"));
+  }
 }
 
 TEST(CliConventions, MissingDefaultTextSaysHowToPointAtOne) {
