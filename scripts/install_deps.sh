@@ -3,7 +3,7 @@
 # Needs root (apt-get). Extra package names may be passed as arguments.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcli11-dev libfftw3-dev libopenblas-dev nlohmann-json3-dev
-      libspdlog-dev libgtest-dev libopenmpi-dev openmpi-bin curl ca-certificates "$@")
+      libspdlog-dev libgtest-dev libopenmpi-dev openmpi-bin python3-torch curl ca-certificates "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh [--sanitize]: installs what is missing, builds, and runs the whole test suite with CTest.
-# Tests that need real text use the Tiny Shakespeare copy that scripts/fetch_data.sh provides.
+# The tests make their own texts: none needs the Tiny Shakespeare download.
 # --sanitize builds with AddressSanitizer + UndefinedBehaviorSanitizer (-DSPECTRAL_SANITIZE=ON)
 # into build-sanitize/ and runs the same suite there; any finding fails the test that hit it.
 set -euo pipefail
@@ -22,11 +22,6 @@ if [ $sanitize -eq 1 ]; then
 else
   build="$root/build"
   BUILD_DIR="$build" "$root/scripts/build.sh"
-fi
-if data="$("$root/scripts/fetch_data.sh")"; then
-  export SPECTRAL_TEST_TEXT="$data"
-else
-  echo "test.sh: no Tiny Shakespeare text; tests that need it are skipped" >&2
 fi
 cd "$build"
 ctest --output-on-failure -j2 --timeout 900

@@ -76,19 +76,26 @@ inline double model_causality_leak(const ModelConfig& cfg, int V, int Tn, int t0
   return worst / scale;
 }
 
-// Logits from incremental generation vs. a full forward over the same tokens, per position.
+// Logits from incremental generation vs. a full forward over the same tokens, per position. Then a
+// second begin_incremental on the same model — what the sampler does past the context, rebuilding
+// from the last half of the window with positions restarting at 0 — over other tokens: every
+// cache must start over (a stale state would show as a mismatch).
 inline double model_incremental_error(const ModelConfig& cfg, int V, int Tn) {
   Model<float> model(cfg, V);
   model.init(7);
   std::mt19937 rng(8);
   auto tok = random_tokens(Tn, V, rng);
-  model.forward(tok.data(), nullptr, 1, Tn);
-  std::vector<float> full(model.logits(), model.logits() + (size_t)Tn * V);
-  model.begin_incremental(Tn);
   double worst = 0;
-  for (int t = 0; t < Tn; t++) {
-    const float* l = model.step(tok[t], t);
-    worst = std::max(worst, rel_error_of(l, full.data() + (size_t)t * V, V));
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) tok = random_tokens(Tn / 2, V, rng);
+    const int n = (int)tok.size();
+    model.forward(tok.data(), nullptr, 1, n);
+    std::vector<float> full(model.logits(), model.logits() + (size_t)n * V);
+    model.begin_incremental(Tn);
+    for (int t = 0; t < n; t++) {
+      const float* l = model.step(tok[t], t);
+      worst = std::max(worst, rel_error_of(l, full.data() + (size_t)t * V, V));
+    }
   }
   return worst;
 }

@@ -9,6 +9,7 @@
 
 #include "gradcheck.h"
 #include "ops/fft_conv.h"
+#include "util/threads.h"
 
 using namespace spectral;
 using namespace spectral::testing;
@@ -96,6 +97,33 @@ TEST(FftConv, GradientMatchesFiniteDifferences) {
     EXPECT_LT(rel_error(dk, dk2), 1e-12);
     EXPECT_LT(rel_error(dD, dD2), 1e-12);
   }
+}
+
+// Shapes large enough for the OpenMP branches (B·C·N and C·N at least kMinParallelWork), run on 2
+// threads whatever the machine's default: forward and backward in float against the direct
+// convolution in double.
+TEST(FftConv, ParallelBranchesEqualNaive) {
+  const int saved_threads = num_threads();
+  set_threads(2);
+  std::mt19937 rng(16);
+  const int B = 2, T = 600, C = 32, ks = 600;  // N = 1200: B·C·N = 76800, C·N = 38400 ≥ 2^15
+  static_assert((long)C * 1200 >= kMinParallelWork, "the kernel-spectra loop must run in parallel");
+  auto u = random_vector((size_t)B * T * C, rng), k = random_vector((size_t)C * ks, rng), D = random_vector(C, rng),
+       g = random_vector((size_t)B * T * C, rng);
+  std::vector<float> uf(u.begin(), u.end()), kf(k.begin(), k.end()), Df(D.begin(), D.end()), gf(g.begin(), g.end());
+  std::vector<float> y(u.size()), saved(fft_conv_saved_size(B, T, C));
+  fft_conv_forward(y.data(), saved.data(), uf.data(), kf.data(), ks, Df.data(), B, T, C);
+  std::vector<float> du(u.size(), 0), dk(k.size(), 0), dD(C, 0);
+  fft_conv_backward(du.data(), dk.data(), dD.data(), gf.data(), uf.data(), kf.data(), ks, Df.data(), saved.data(), B,
+                    T, C);
+  std::vector<double> yref(u.size()), du2(u.size(), 0), dk2(k.size(), 0), dD2(C, 0);
+  conv_naive_forward(yref.data(), u.data(), k.data(), ks, D.data(), B, T, C);
+  conv_naive_backward(du2.data(), dk2.data(), dD2.data(), g.data(), u.data(), k.data(), ks, D.data(), B, T, C);
+  set_threads(saved_threads);
+  EXPECT_LT(rel_error_of(y.data(), yref.data(), y.size()), 1e-5);
+  EXPECT_LT(rel_error_of(du.data(), du2.data(), du.size()), 1e-5);
+  EXPECT_LT(rel_error_of(dk.data(), dk2.data(), dk.size()), 1e-5);
+  EXPECT_LT(rel_error_of(dD.data(), dD2.data(), dD.size()), 1e-5);
 }
 
 // Change u at t0 only; outputs before t0 must not move.

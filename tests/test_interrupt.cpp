@@ -51,11 +51,12 @@ TEST(Interrupt, SigintAndSigtermStopWithACheckpointThatResumes) {
   ASSERT_TRUE(wait_for_step_beyond(metrics, 0, 60)) << slurp(c.err_path);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ::kill(c.pid, SIGINT);
+  // the stop comes after the step in progress; wait_child fails the test after 30 s (a hang), and
+  // nothing asserts a shorter time, which load (ctest -j2, ASan) could break
   double waited = 0;
   int status = wait_child(c, 30, &waited);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status << "\n" << slurp(c.err_path);
   EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(c.err_path);
-  EXPECT_LT(waited, 5.0);
   EXPECT_NE(slurp(c.err_path).find("train --resume " + run), std::string::npos) << slurp(c.err_path);
   const LoadedCheckpoint first = load_checkpoint(run + "/last.safetensors");
   ASSERT_GT(first.step, 0);
@@ -68,7 +69,6 @@ TEST(Interrupt, SigintAndSigtermStopWithACheckpointThatResumes) {
   status = wait_child(c, 30, &waited);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status << "\n" << slurp(c.err_path);
   EXPECT_EQ(WEXITSTATUS(status), 143) << slurp(c.err_path);
-  EXPECT_LT(waited, 5.0);
   EXPECT_NE(slurp(c.err_path).find("resuming " + run + " at step " + std::to_string(first.step)), std::string::npos)
       << slurp(c.err_path);
   const int second = load_checkpoint(run + "/last.safetensors").step;
@@ -130,7 +130,8 @@ TEST(Interrupt, SigkillAtRandomMomentsAlwaysLeavesLoadableCheckpoints) {
     }
     mid_write += temp_left;
   }
-  // how often the kill fell inside a checkpoint write (a temp file left behind): for the record
+  // how often the kill fell inside a checkpoint write (a temp file left behind): for the record only,
+  // it depends on timing; SigkillAtEachStageOfACheckpointWrite... makes that case certain
   std::printf("SIGKILL: %d kills, %d found last.safetensors, %d fell inside a write, last step %d\n", kills,
               with_checkpoint, mid_write, last_step);
   EXPECT_EQ(kills, 25);
@@ -145,6 +146,48 @@ TEST(Interrupt, SigkillAtRandomMomentsAlwaysLeavesLoadableCheckpoints) {
   std::istringstream lines(slurp(metrics));
   std::string line;
   while (std::getline(lines, line)) EXPECT_NO_THROW(json::parse(line)) << line;
+}
+
+// The kill inside a checkpoint write, made certain: the process kills itself (SIGKILL) when its
+// fourth checkpoint write reaches each stage of the atomic write in turn (SPECTRAL_TEST_KILL_AT,
+// io/safetensors.cpp), after earlier writes left a last.safetensors. Before the rename the temp file
+// is left torn or unrenamed and the previous checkpoint loads; after it the new one does. Either way
+// the run resumes and finishes.
+TEST(Interrupt, SigkillAtEachStageOfACheckpointWriteLeavesALoadableCheckpoint) {
+  const std::string every_step = "--set train.steps=100000 --set train.eval_interval=1 --set train.eval_batches=1 "
+                                 "--set train.log_interval=1";
+  for (const std::string stage : {"open", "write", "fsync", "rename"}) {
+    SCOPED_TRACE(stage);
+    TrainWorkspace ws("killat-" + stage);
+    const std::string run = ws.dir + "/run";
+    ::setenv("SPECTRAL_TEST_KILL_AT", (stage + ":4").c_str(), 1);
+    Child c = spawn_spectral(ws.train(run, every_step), ws.dir);
+    const int status = wait_child(c, 60);
+    ::unsetenv("SPECTRAL_TEST_KILL_AT");
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status << "\n" << slurp(c.err_path);
+    int temps = 0;
+    for (const auto& e : fs::directory_iterator(run)) {
+      const std::string name = e.path().filename().string();
+      if (e.path().extension() == ".tmp") {
+        temps++;
+      } else if (e.path().extension() == ".safetensors") {
+        try {
+          LoadedCheckpoint ck = load_checkpoint(e.path().string());
+          if (name == "last.safetensors") EXPECT_NO_THROW(read_train_state(ck, name));
+        } catch (const std::exception& ex) {
+          ADD_FAILURE() << name << " unloadable: " << ex.what();
+        }
+      }
+    }
+    // the kill fell inside the write: before the rename its temp file is still there
+    EXPECT_EQ(temps, stage == "rename" ? 0 : 1);
+    ASSERT_TRUE(fs::exists(run + "/last.safetensors"));
+    const int step = load_checkpoint(run + "/last.safetensors").step;
+    EXPECT_GE(step, 1);
+    RunResult r = run_spectral(ws.resume(run, "--allow-changes --set train.steps=" + std::to_string(step + 3)), ws.dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(load_checkpoint(run + "/last.safetensors").step, step + 3);
+  }
 }
 
 TEST(Interrupt, DiskRefusingTheCheckpointKeepsThePreviousOne) {

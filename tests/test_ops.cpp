@@ -29,8 +29,12 @@ TEST(Gemm, BlasEqualsNaiveAllTransposes) {
     }
 }
 
+// On 2 and 3 threads whatever the machine's default (one thread would never split).
 TEST(Gemm, ThreadSplitEqualsNaiveForTallAndWideProducts) {
+  const int saved_threads = num_threads();
   std::mt19937 rng(11);
+  for (int threads : {2, 3}) {
+  set_threads(threads);
   // (M, N, K): tall (split by rows), wide (split by columns), odd sizes that leave a ragged block
   for (auto [M, N, K] : {std::tuple{301, 17, 45}, {9, 517, 61}, {130, 130, 33}}) {
     for (int ta = 0; ta < 2; ta++)
@@ -45,6 +49,8 @@ TEST(Gemm, ThreadSplitEqualsNaiveForTallAndWideProducts) {
         EXPECT_LT(rel_error_of(C32.data(), C2.data(), C2.size()), 1e-5) << M << "x" << N << "x" << K;
       }
   }
+  }
+  set_threads(saved_threads);
 }
 
 TEST(Linear, GradientMatchesFiniteDifferences) {
@@ -157,4 +163,49 @@ TEST(FastMath, ExpAndTanhMatchTheLibrary) {
     worst_tanh = std::max(worst_tanh, std::fabs(double(fast_tanhf(x)) - std::tanh(double(x))));
   EXPECT_LT(worst_exp, 5e-7);
   EXPECT_LT(worst_tanh, 5e-7);
+}
+
+// Training runs the float kernels (fast exp/tanh inside GELU and cross-entropy); the gradient checks
+// run the double ones (libm). The two agree on inputs across the range training meets, including
+// large magnitudes where tanh saturates and logits where exp would overflow without the shift.
+TEST(FastMath, FloatKernelsMatchTheDoubleOnesTheGradientChecksUse) {
+  std::mt19937 rng(21);
+  const size_t n = 4096;
+  std::vector<double> x(n);
+  std::normal_distribution<double> normal;
+  for (size_t i = 0; i < n; i++) x[i] = (i % 4 == 0 ? 8.0 : 1.5) * normal(rng);  // a quarter far out
+  auto dout = random_vector(n, rng);
+  std::vector<float> xf(x.begin(), x.end()), doutf(dout.begin(), dout.end());
+  std::vector<double> xd(xf.begin(), xf.end());  // the same float inputs, in double
+  std::vector<float> yf(n), dxf(n, 0);
+  std::vector<double> yd(n), dxd(n, 0);
+  gelu_forward(yf.data(), xf.data(), n);
+  gelu_forward(yd.data(), xd.data(), n);
+  gelu_backward(dxf.data(), doutf.data(), xf.data(), n);
+  gelu_backward(dxd.data(), dout.data(), xd.data(), n);
+  EXPECT_LT(rel_error_of(yf.data(), yd.data(), n), 1e-6);
+  // the derivative holds x·(1 − tanh²): fast_tanhf's ~3e-7 absolute error times |x| up to ~30 gives
+  // 5.7e-6 here (norm-wise), all of it where gelu' is nearly 0 or 1
+  EXPECT_LT(rel_error_of(dxf.data(), dxd.data(), n), 2e-5);
+
+  // cross-entropy over rows of logits with spreads from 0.1 to 60
+  const int N = 64, V = 65;
+  std::vector<double> logits((size_t)N * V);
+  std::vector<int32_t> targets(N);
+  for (int r = 0; r < N; r++) {
+    const double spread = 0.1 * std::pow(600.0, double(r) / (N - 1));
+    for (int v = 0; v < V; v++) logits[(size_t)r * V + v] = spread * normal(rng);
+    targets[r] = int32_t(rng() % V);
+  }
+  std::vector<float> lf(logits.begin(), logits.end());
+  std::vector<double> ld(lf.begin(), lf.end());
+  std::vector<float> lossf(N), probsf((size_t)N * V), dlf((size_t)N * V, 0);
+  std::vector<double> lossd(N), probsd((size_t)N * V), dld((size_t)N * V, 0);
+  const double sumf = cross_entropy_forward(lossf.data(), probsf.data(), lf.data(), targets.data(), N, V);
+  const double sumd = cross_entropy_forward(lossd.data(), probsd.data(), ld.data(), targets.data(), N, V);
+  EXPECT_NEAR(sumf, sumd, 1e-6 * std::fabs(sumd));
+  EXPECT_LT(rel_error_of(lossf.data(), lossd.data(), N), 1e-6);
+  cross_entropy_backward(dlf.data(), probsf.data(), targets.data(), 1.0f / N, N, V);
+  cross_entropy_backward(dld.data(), probsd.data(), targets.data(), 1.0 / N, N, V);
+  EXPECT_LT(rel_error_of(dlf.data(), dld.data(), dlf.size()), 1e-6);
 }

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <filesystem>
 #include <set>
 
@@ -66,12 +69,29 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
 // ---------------------------------------------------------------------------------------------
 // writing
 
+// Fault injection for the crash tests: SPECTRAL_TEST_KILL_AT="<stage>:<n>" kills the process
+// (SIGKILL, as a crash would) when the n-th atomic write of the process reaches <stage>: "open"
+// (temp file created, empty), "write" (its first 8 bytes written, the rest not), "fsync" (all
+// written and synced, not yet renamed), "rename" (renamed into place, directory not yet synced).
+// Unset: one getenv per stage.
+void kill_point(const char* stage) {
+  static std::map<std::string, int> reached;
+  const char* spec = std::getenv("SPECTRAL_TEST_KILL_AT");
+  if (!spec) return;
+  const std::string s = spec;
+  const size_t colon = s.find(':');
+  if (s.substr(0, colon) != stage) return;
+  const int n = colon == std::string::npos ? 1 : std::atoi(s.c_str() + colon + 1);
+  if (++reached[stage] == n) std::raise(SIGKILL);
+}
+
 // The temp file of an atomic write: removed on destruction unless commit() renamed it into place.
 class TempFile {
  public:
   TempFile(std::string tmp, std::string target) : tmp_(std::move(tmp)), target_(std::move(target)) {
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) throw IoError(target_ + ": cannot create the temporary file " + tmp_ + ": " + errno_text(errno));
+    kill_point("open");
   }
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
@@ -81,6 +101,7 @@ class TempFile {
   }
 
   void write(const void* data, uint64_t n) {
+    if (written_ == 0) n_first_ = n;
     const char* p = static_cast<const char*>(data);
     while (n > 0) {
       const ssize_t put = ::write(fd_, p, static_cast<size_t>(std::min<uint64_t>(n, 1u << 30)));
@@ -90,16 +111,19 @@ class TempFile {
       n -= static_cast<uint64_t>(put);
       written_ += static_cast<uint64_t>(put);
     }
+    if (written_ == n_first_) kill_point("write");
   }
 
   // fsync, close, rename over the target, fsync the directory.
   void commit() {
     if (::fsync(fd_) != 0) fail("fsync of " + tmp_ + " failed", errno);
+    kill_point("fsync");
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) fail("closing " + tmp_ + " failed", errno);
     if (::rename(tmp_.c_str(), target_.c_str()) != 0) fail("renaming " + tmp_ + " over it failed", errno);
     committed_ = true;
+    kill_point("rename");
     std::string dir = std::filesystem::path(target_).parent_path().string();
     if (dir.empty()) dir = ".";
     const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -120,7 +144,7 @@ class TempFile {
   std::string tmp_, target_;
   int fd_ = -1;
   bool committed_ = false;
-  uint64_t written_ = 0;
+  uint64_t written_ = 0, n_first_ = 0;
 };
 
 void check_utf8(const std::string& s, const std::string& where) { utf8_decode(s, where); }
