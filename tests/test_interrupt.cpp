@@ -173,7 +173,9 @@ TEST(Interrupt, SigkillAtEachStageOfACheckpointWriteLeavesALoadableCheckpoint) {
       } else if (e.path().extension() == ".safetensors") {
         try {
           LoadedCheckpoint ck = load_checkpoint(e.path().string());
-          if (name == "last.safetensors") EXPECT_NO_THROW(read_train_state(ck, name));
+          if (name == "last.safetensors") {
+            EXPECT_NO_THROW(read_train_state(ck, name));
+          }
         } catch (const std::exception& ex) {
           ADD_FAILURE() << name << " unloadable: " << ex.what();
         }
