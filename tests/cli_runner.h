@@ -48,16 +48,23 @@ inline std::string temp_dir(const std::string& tag) {
   return p.string();
 }
 
-// Runs `spectral <args>` (args already shell-quoted where needed) and captures everything.
-inline RunResult run_spectral(const std::string& args, const std::string& dir) {
+// Runs a shell command line with stdout and stderr sent to files in dir (stdin from stdin_path) and
+// captures its exit code and both outputs.
+inline RunResult run_captured(const std::string& command, const std::string& dir,
+                              const std::string& stdin_path = "/dev/null") {
   const std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
-  const std::string cmd = std::string(SPECTRAL_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const std::string cmd = command + " >" + out + " 2>" + err + " <" + stdin_path;
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// Runs `spectral <args>` (args already shell-quoted where needed) and captures everything.
+inline RunResult run_spectral(const std::string& args, const std::string& dir) {
+  return run_captured(std::string(SPECTRAL_BINARY) + " " + args, dir);
 }
 
 // A spectral process running in the background (for signals): `exec`ed through sh so that pid is

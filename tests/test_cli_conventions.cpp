@@ -19,15 +19,7 @@ namespace {
 // `spectral <args>` with stdin from a file, run through sh from dir (so relative paths are dir's).
 RunResult run_in(const std::string& dir, const std::string& args, const std::string& stdin_path = "/dev/null",
                  const std::string& env = "") {
-  const std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
-  const std::string cmd = "cd '" + dir + "' && " + env + " " + SPECTRAL_BINARY + " " + args + " >" + out + " 2>" + err +
-                          " <" + stdin_path;
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return run_captured("cd '" + dir + "' && " + env + " " + SPECTRAL_BINARY + " " + args, dir, stdin_path);
 }
 
 size_t count_lines(const std::string& s) {

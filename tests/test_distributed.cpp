@@ -32,14 +32,7 @@ std::string mpirun(int n) {
 
 // `spectral <args>` under mpirun with n processes, captured like run_spectral.
 RunResult run_mpi(int n, const std::string& args, const std::string& dir) {
-  const std::string out = dir + "/mpi.out", err = dir + "/mpi.err";
-  const std::string cmd = mpirun(n) + SPECTRAL_BINARY + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return run_captured(mpirun(n) + SPECTRAL_BINARY + " " + args, dir);
 }
 
 // A global batch of 16 with dropout, so that the split rows and their masks are exercised.
