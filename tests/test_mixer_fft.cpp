@@ -1,5 +1,6 @@
 // The fft mixer layer (projections + causal FFT convolution + gate): gradients, causality,
 // incremental generation.
+#include "model/mixer_fft.h"
 #include "model_checks.h"
 
 using namespace spectral;
@@ -65,4 +66,14 @@ TEST(FftMixer, KernelSpectraAreReusedOnlyWhileTheTapsAreUnchanged) {
   // a new binding (other length, other batch) recomputes them
   EXPECT_EQ(logits(model, 1, 7), fresh(1, 7));
   EXPECT_EQ(logits(model, B, Tn), changed);
+  const auto& fft = dynamic_cast<const FftMixer<float>&>(model.mixer(1));
+  EXPECT_GT(fft.remembered_tap_bytes(), 0u);
+
+  // training: nothing is remembered (no copy of the taps), every forward transforms the kernel
+  model.set_weights_change_every_step(true);
+  EXPECT_EQ(fft.remembered_tap_bytes(), 0u);
+  EXPECT_EQ(logits(model, B, Tn), changed);
+  model.params[kernel + 3 * cfg.context + 2] -= 0.25f;
+  EXPECT_EQ(logits(model, B, Tn), fresh(B, Tn));
+  EXPECT_EQ(fft.remembered_tap_bytes(), 0u);
 }

@@ -75,6 +75,7 @@ int run_train_bench(const TrainBenchOptions& o) {
 
   Model<float> model(mc, V);
   model.init(o.seed);
+  model.set_weights_change_every_step(true);  // as training does
   AdamW opt(model.layout(), tc);
   std::string mixers;
   {

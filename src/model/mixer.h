@@ -33,6 +33,10 @@ class Mixer {
   // din (B,Tn,d) += ∂L/∂in, dparams (arena layout) += ∂L/∂params, given dout and the same in.
   virtual void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) = 0;
 
+  // Training says yes: the weights change after every backward, so a mixer keeps nothing derived
+  // from them between forward calls (nor a copy of them to notice a change). Default: no.
+  virtual void set_weights_change_every_step(bool yes) {}
+
   // Incremental generation of one sequence: begin() clears the cache for up to max_len positions
   // (max_len <= context); step() consumes position pos (0, 1, 2, ... in order) with in (d) and writes
   // out (d) equal to row pos of forward() over the whole prefix.

@@ -56,6 +56,7 @@ void FftMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
 // that follows computes their spectra). One pass over d·T values, stopping at the first difference.
 template <typename T>
 bool FftMixer<T>::kernel_spectra_current(const T* k) {
+  if (weights_move_) return false;
   const size_t row = (size_t)T_ * sizeof(T);
   bool same = spectra_valid_ && spectra_taps_.size() == (size_t)d_ * T_;
   for (int c = 0; same && c < d_; c++)

@@ -18,6 +18,15 @@ class FftMixer : public Mixer<T> {
   void forward(T* out, const T* in, const T* params) override;
   void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) override;
   void begin_incremental(int max_len) override;
+  void set_weights_change_every_step(bool yes) override {
+    weights_move_ = yes;
+    if (yes) {
+      spectra_valid_ = false;
+      std::vector<T>().swap(spectra_taps_);
+    }
+  }
+  // Bytes kept to notice changed taps (a copy of the bound taps; none while training).
+  size_t remembered_tap_bytes() const { return spectra_taps_.capacity() * sizeof(T); }
   void step(T* out, const T* in, int pos, const T* params) override;
 
  private:
@@ -32,6 +41,7 @@ class FftMixer : public Mixer<T> {
   // unchanged weights (evaluation batches, sampling without state) skips the kernel transform.
   std::vector<T> spectra_taps_;
   bool spectra_valid_ = false;
+  bool weights_move_ = false;  // training: the kernel's spectra are never reused, its taps not copied
   bool kernel_spectra_current(const T* k);
 };
 

@@ -74,6 +74,11 @@ size_t Model<T>::num_params() const {
 }
 
 template <typename T>
+void Model<T>::set_weights_change_every_step(bool yes) {
+  for (auto& ly : layers_) ly.mixer->set_weights_change_every_step(yes);
+}
+
+template <typename T>
 void Model<T>::init(uint64_t seed) {
   std::mt19937_64 rng(seed);
   init_params(params.data(), layout_, rng);

@@ -51,6 +51,10 @@ class Model {
 
   // Random initialization from seed (deterministic).
   void init(uint64_t seed);
+  // Training: the weights change after every backward, so the mixers keep nothing derived from them
+  // between forward calls (evaluation and generation leave this off and may reuse such values).
+  void set_weights_change_every_step(bool yes);
+  const Mixer<T>& mixer(int layer) const { return *layers_[layer].mixer; }
 
   // Sizes the activation arenas for B sequences of Tn positions (no-op if already bound so).
   void bind(int B, int Tn);

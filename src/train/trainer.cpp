@@ -148,6 +148,7 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     });
 
     Model<float> model(mc, data.vocab.size());
+    model.set_weights_change_every_step(true);
     AdamW adamw(model.layout(), tc);
     TrainState st;
     if (resume) {
