@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "ops/elementwise.h"
 #include "ops/fft_conv.h"
@@ -123,6 +124,14 @@ void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
     mul_forward(y, g, y, (size_t)d_);
   }
   linear_forward(out, y, P + w_out_, (const T*)nullptr, 1, d_, d_);
+}
+
+// The step's cache is u of every position fed so far: the forward's u rows.
+template <typename T>
+void FftMixer<T>::prefill(const T* /*in*/, const T* /*P*/) {
+  if (B_ != 1 || (size_t)T_ * d_ > inc_u_.size())
+    throw std::invalid_argument("fft mixer: prefill needs a forward over one sequence within begin_incremental's length");
+  std::memcpy(inc_u_.data(), u_, (size_t)T_ * d_ * sizeof(T));
 }
 
 template class FftMixer<float>;

@@ -239,6 +239,18 @@ const T* Model<T>::step(int32_t token, int pos) {
   return logits;
 }
 
+template <typename T>
+const T* Model<T>::prefill(const int32_t* tokens, int n, int max_len) {
+  if (n < 1 || n > max_len) throw std::invalid_argument("model: prefill length must be in [1, max_len]");
+  begin_incremental(max_len);
+  forward(tokens, nullptr, 1, n);
+  const T* P = params.data();
+  for (auto& ly : layers_) ly.mixer->prefill(ly.ln1, P);
+  T* logits = inc_.data() + 4 * (size_t)d_ + 2 * (size_t)hidden_;  // step()'s logits row
+  std::memcpy(logits, logits_ + (size_t)(n - 1) * V_, (size_t)V_ * sizeof(T));
+  return logits;
+}
+
 template class Model<float>;
 template class Model<double>;
 

@@ -71,6 +71,11 @@ class Model {
   // and returns the logits (V) for the next character.
   void begin_incremental(int max_len);
   const T* step(int32_t token, int pos);
+  // Prefill: begin_incremental(max_len), then the n tokens (1 <= n <= max_len) of positions 0..n−1
+  // in one forward pass (batched over positions, as in training) that also leaves every layer's
+  // incremental state as n calls of step() would; returns the logits (V) for position n, after
+  // which step() continues at position n. Binds the activation arenas to (1, n).
+  const T* prefill(const int32_t* tokens, int n, int max_len);
 
  private:
   struct Layer {
