@@ -61,7 +61,7 @@ template <typename T>
 void AttentionMixer<T>::begin_incremental(int max_len) {
   inc_len_ = max_len;
   inc_kv_.assign((size_t)max_len * 2 * d_, T(0));
-  inc_tmp_.assign((size_t)4 * d_ + attention_step_scratch_size(max_len, window_), T(0));
+  inc_tmp_.assign((size_t)4 * d_ + attention_step_scratch_size(max_len, window_, heads_), T(0));
 }
 
 template <typename T>
