@@ -7,6 +7,7 @@
 // the same characters as recomputing a full forward for every character.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ const Stack kStacks[] = {{"attention", {"attention", "attention"}},
                          {"rot_headphase", {"rot", "rot"}, "headphase"},
                          {"rot_dynamic", {"rot", "rot"}, "dynamic"},
                          {"hybrid", {"fft", "rot", "local", "attention"}, "headphase"}};
+
+void PrintTo(const Stack& s, std::ostream* os) { *os << s.name; }
 
 ModelConfig stack_config(const Stack& s, int context) {
   ModelConfig cfg = tiny_model_config(s.mixers, 16, 2, context);
