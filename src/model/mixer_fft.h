@@ -29,8 +29,9 @@ class FftMixer : public Mixer<T> {
   T *u_ = nullptr, *y_ = nullptr, *g_ = nullptr, *h_ = nullptr, *spectra_ = nullptr;  // saved
   T *dh_ = nullptr, *dy_ = nullptr, *du_ = nullptr;                                      // scratch
   std::vector<T> inc_u_, inc_tmp_;  // incremental: cached u (max_len,d), one row of temporaries
-  std::vector<T> inc_kt_;           // the kernel taps transposed (max_len,d), made at position 0 or prefill
-  void make_step_taps(const T* params);
+  std::vector<T> inc_kt_;           // the kernel taps transposed (max_len,d): rows 0..inc_kt_rows_−1 made
+  int inc_kt_rows_ = 0;
+  void make_step_taps(const T* params, int rows);  // at least rows rows (grown by doubling)
   // The kernel taps (d, T_) whose spectra spectra_ holds, valid until the next bind: a forward with
   // unchanged weights (evaluation batches, sampling without state) skips the kernel transform.
   std::vector<T> spectra_taps_;

@@ -219,11 +219,17 @@ void fft_conv_step(T* y, T* u_cache, const T* u, const T* kt, const T* D, int po
   }
 }
 
+// In 16 × 16 tiles, so that both the reads along taps and the writes along channels use whole lines.
 template <typename T>
-void fft_conv_step_taps(T* kt, const T* k, int kstride, int len, int C) {
-  assert(len <= kstride);
-  for (int c = 0; c < C; c++)
-    for (int s = 0; s < len; s++) kt[(size_t)s * C + c] = k[(size_t)c * kstride + s];
+void fft_conv_step_taps(T* kt, const T* k, int kstride, int from, int to, int C) {
+  assert(0 <= from && from <= to && to <= kstride);
+  constexpr int kT = 16;
+  for (int s0 = from; s0 < to; s0 += kT)
+    for (int c0 = 0; c0 < C; c0 += kT) {
+      const int s1 = std::min(to, s0 + kT), c1 = std::min(C, c0 + kT);
+      for (int c = c0; c < c1; c++)
+        for (int s = s0; s < s1; s++) kt[(size_t)s * C + c] = k[(size_t)c * kstride + s];
+    }
 }
 
 #define SPECTRAL_INSTANTIATE(T)                                                                        \
@@ -234,7 +240,7 @@ void fft_conv_step_taps(T* kt, const T* k, int kstride, int len, int C) {
   template void conv_naive_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, int,   \
                                        int, int);                                                      \
   template void fft_conv_step<T>(T*, T*, const T*, const T*, const T*, int, int);                        \
-  template void fft_conv_step_taps<T>(T*, const T*, int, int, int);
+  template void fft_conv_step_taps<T>(T*, const T*, int, int, int, int);
 SPECTRAL_INSTANTIATE(float)
 SPECTRAL_INSTANTIATE(double)
 #undef SPECTRAL_INSTANTIATE

@@ -45,8 +45,9 @@ void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* 
 // into row pos of u_cache first.
 template <typename T>
 void fft_conv_step(T* y, T* u_cache, const T* u, const T* kt, const T* D, int pos, int C);
-// kt (len, C) = the first len taps of k (C, kstride) transposed (len <= kstride).
+// Rows from..to−1 of kt (len, C): taps from..to−1 of k (C, kstride) transposed (to <= kstride). A
+// cache grows kt as positions advance instead of transposing every tap up front.
 template <typename T>
-void fft_conv_step_taps(T* kt, const T* k, int kstride, int len, int C);
+void fft_conv_step_taps(T* kt, const T* k, int kstride, int from, int to, int C);
 
 }  // namespace spectral
