@@ -63,6 +63,14 @@ TEST(Gemm, GemvEqualsNaive) {
       EXPECT_LT(rel_error(out, ref), 1e-12) << OC << "x" << C;
       EXPECT_LT(rel_error_of(out32.data(), ref.data(), OC), 1e-5) << OC << "x" << C << " bias " << with_bias;
     }
+    // rows further apart than their length: the first C of rows C + 3 long
+    const int ld = C + 3;
+    std::vector<float> Wld((size_t)OC * ld, 1e30f), out32(OC);
+    for (int o = 0; o < OC; o++) std::copy(W32.begin() + (size_t)o * C, W32.begin() + (size_t)(o + 1) * C, Wld.begin() + (size_t)o * ld);
+    std::vector<double> ref(OC, 0.0);
+    gemm_naive<double>(false, true, 1, OC, C, 1.0, x.data(), C, W.data(), C, 0.0, ref.data(), OC);
+    gemv(out32.data(), Wld.data(), ld, x32.data(), nullptr, OC, C);
+    EXPECT_LT(rel_error_of(out32.data(), ref.data(), OC), 1e-5) << OC << "x" << C << " ld " << ld;
   }
 }
 

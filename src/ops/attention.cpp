@@ -227,8 +227,7 @@ size_t attention_step_scratch_size(int max_len, int window, int H) {
   return (size_t)H * std::max(1, std::min(max_len, window));
 }
 
-// Key by key, every head at once (each cached row read once, contiguously): the scores (H, keys),
-// a dot product over each head's channels; softmax per head (exponentials through exp_of, the
+// The scores (H, keys): per head a gemv over its keys (eight keys at a time); softmax per head (exponentials through exp_of, the
 // vectorizable form for float; sums in double); then value by value the weighted sums of all heads.
 template <typename T>
 void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int H, int window) {
@@ -238,15 +237,11 @@ void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int 
   const T scale = T(1.0 / std::sqrt(double(hs)));
   std::memcpy(kv + (size_t)pos * 2 * C, qkv + C, sizeof(T) * 2 * C);
   const int s0 = std::max(0, pos - window + 1), nk = pos - s0 + 1;
-  const T* __restrict q = qkv;
-  for (int j = 0; j < nk; j++) {
-    const T* __restrict k = kv + (size_t)(s0 + j) * 2 * C;
-    for (int h = 0; h < H; h++) {
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (int c = 0; c < hs; c++) acc += q[h * hs + c] * k[h * hs + c];
-      scores[(size_t)h * nk + j] = acc * scale;
-    }
+  // scores of head h: its keys (nk rows of hs, 2C apart in the cache) times its query
+  for (int h = 0; h < H; h++) {
+    T* sc = scores + (size_t)h * nk;
+    gemv(sc, kv + (size_t)s0 * 2 * C + h * hs, 2 * C, qkv + h * hs, (const T*)nullptr, nk, hs);
+    for (int j = 0; j < nk; j++) sc[j] *= scale;
   }
   for (int c = 0; c < C; c++) out[c] = T(0);
   std::vector<T> inv(H);

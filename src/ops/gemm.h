@@ -17,6 +17,9 @@ void gemm(bool transA, bool transB, int M, int N, int K, double alpha, const dou
 // independent accumulators, where sgemm's small-matrix path runs several times slower at M = 1.
 void gemv(float* out, const float* W, const float* x, const float* bias, int OC, int C);
 void gemv(double* out, const double* W, const double* x, const double* bias, int OC, int C);
+// The same with W's rows ldw >= C apart (e.g. one head's keys inside a key/value cache).
+void gemv(float* out, const float* W, int ldw, const float* x, const float* bias, int OC, int C);
+void gemv(double* out, const double* W, int ldw, const double* x, const double* bias, int OC, int C);
 
 // Same contract, plain loops: the reference the BLAS path is tested against.
 template <typename T>
