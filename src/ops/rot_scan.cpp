@@ -773,9 +773,28 @@ void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVar
           rot_sincos(cs, sn, phase + (size_t(t) * Lv + l) * P, np);
         }
         T* out = nxt + size_t(t) * W;
-        for (int ch = 0; ch < W; ch++) {
-          const int k = v == RotVariant::LowRank ? ch : ch / hw;
-          out[ch] = c * (cs[k] * theta[ch] + (prev ? sn[k] * prev[ch] : T(0)));
+        // the step's expression per channel, with each phase's cos/sin hoisted out of its channels
+        const int groups = v == RotVariant::LowRank ? 1 : H, gw = v == RotVariant::LowRank ? W : hw;
+        for (int g = 0; g < groups; g++) {
+          const size_t o = size_t(g) * gw;
+          if (v == RotVariant::LowRank) {
+            if (prev) {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[j] = c * (cs[j] * theta[j] + sn[j] * prev[j]);
+            } else {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[j] = c * (cs[j] * theta[j] + T(0));
+            }
+          } else {
+            const T ct = cs[g], st = sn[g];
+            if (prev) {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[o + j] = c * (ct * theta[o + j] + st * prev[o + j]);
+            } else {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[o + j] = c * (ct * theta[o + j] + T(0));
+            }
+          }
         }
       }
     }
