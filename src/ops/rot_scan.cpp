@@ -736,7 +736,7 @@ size_t rot_scan_prefill_work_size(int Tn, int W) { return 2 * size_t(Tn) * W; }
 // what the ring of level l holds after position Tn − 1 (slot p mod 2^l holds θ_l[p]).
 template <typename T>
 void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVariant v, int Tn, int max_len, int W,
-                      int H, int Lv) {
+                      int H, int Lv, const T* saved) {
   assert(Tn >= 1 && Tn <= max_len);
   T* cur = work;
   T* nxt = work + size_t(Tn) * W;
@@ -769,6 +769,15 @@ void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVar
             cs[h] = clamp_phase(raw);
           }
           rot_sincos(cs, sn, cs, H);
+        } else if (v == RotVariant::LowRank && saved) {
+          // the forward's tables: per block of kBlock channels (Lv, Tn, {cos[kBlock], sin[kBlock]})
+          for (int c0 = 0; c0 < W; c0 += kBlock) {
+            const T* e = saved + ((size_t(c0 / kBlock) * Lv + l) * Tn + t) * 2 * kBlock;
+            for (int j = 0; j < kBlock && c0 + j < W; j++) {
+              cs[c0 + j] = e[j];
+              sn[c0 + j] = e[kBlock + j];
+            }
+          }
         } else {
           rot_sincos(cs, sn, phase + (size_t(t) * Lv + l) * P, np);
         }
@@ -807,7 +816,7 @@ void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVar
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
                                      int, int, int, int);                                                    \
   template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);    \
-  template void rot_scan_prefill<T>(T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);
+  template void rot_scan_prefill<T>(T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, const T*);
 SPECTRAL_ROT_INSTANTIATE(float)
 SPECTRAL_ROT_INSTANTIATE(double)
 #undef SPECTRAL_ROT_INSTANTIATE
