@@ -137,7 +137,7 @@ static double worst_step_error(const AttnCase& a, const std::vector<double>& qkv
   const T nan = std::numeric_limits<T>::quiet_NaN();
   double worst = 0;
   for (int b = 0; b < a.B; b++) {
-    std::vector<T> kv((size_t)a.T * 2 * a.C, nan), scores(attention_step_scratch_size(a.T, a.window), nan), row(a.C);
+    std::vector<T> kv((size_t)a.T * 2 * a.C, nan), scores(attention_step_scratch_size(a.T, a.window, a.H), nan), row(a.C);
     for (int t = 0; t < a.T; t++) {
       const size_t r = (size_t)b * a.T + t;
       attention_step(row.data(), kv.data(), scores.data(), qkv.data() + r * 3 * a.C, t, a.C, a.H, a.window);

@@ -53,6 +53,33 @@ TEST(Gemm, ThreadSplitEqualsNaiveForTallAndWideProducts) {
   set_threads(saved_threads);
 }
 
+// The one-row product (incremental generation) against the naive matmul: row counts on both sides of
+// the 8-row blocks, lengths with and without a tail of the 8-lane loop, with and without bias.
+TEST(Gemm, GemvEqualsNaive) {
+  std::mt19937 rng(12);
+  for (auto [OC, C] : {std::pair{1, 1}, {7, 5}, {8, 8}, {9, 13}, {24, 128}, {65, 128}, {128, 512}, {352, 131}}) {
+    auto W = random_vector((size_t)OC * C, rng), x = random_vector(C, rng), b = random_vector(OC, rng);
+    std::vector<float> W32(W.begin(), W.end()), x32(x.begin(), x.end()), b32(b.begin(), b.end());
+    for (bool with_bias : {false, true}) {
+      std::vector<double> ref(with_bias ? b : std::vector<double>(OC, 0.0)), out(OC);
+      gemm_naive<double>(false, true, 1, OC, C, 1.0, x.data(), C, W.data(), C, 1.0, ref.data(), OC);
+      std::vector<float> out32(OC);
+      gemv(out32.data(), W32.data(), x32.data(), with_bias ? b32.data() : nullptr, OC, C);
+      gemv(out.data(), W.data(), x.data(), with_bias ? b.data() : nullptr, OC, C);
+      EXPECT_LT(rel_error(out, ref), 1e-12) << OC << "x" << C;
+      EXPECT_LT(rel_error_of(out32.data(), ref.data(), OC), 1e-5) << OC << "x" << C << " bias " << with_bias;
+    }
+    // rows further apart than their length: the first C of rows C + 3 long
+    const int ld = C + 3;
+    std::vector<float> Wld((size_t)OC * ld, 1e30f), out32(OC);
+    for (int o = 0; o < OC; o++) std::copy(W32.begin() + (size_t)o * C, W32.begin() + (size_t)(o + 1) * C, Wld.begin() + (size_t)o * ld);
+    std::vector<double> ref(OC, 0.0);
+    gemm_naive<double>(false, true, 1, OC, C, 1.0, x.data(), C, W.data(), C, 0.0, ref.data(), OC);
+    gemv(out32.data(), Wld.data(), ld, x32.data(), nullptr, OC, C);
+    EXPECT_LT(rel_error_of(out32.data(), ref.data(), OC), 1e-5) << OC << "x" << C << " ld " << ld;
+  }
+}
+
 TEST(Linear, GradientMatchesFiniteDifferences) {
   std::mt19937 rng(2);
   const int N = 7, C = 5, OC = 3;

@@ -315,6 +315,62 @@ TEST(RotScan, StepOverRingsEqualsForwardAtEveryPosition) {
   }
 }
 
+// rot_scan_prefill over the first n positions leaves rings from which rot_scan_step continues
+// exactly as it does after stepping through them: every later row equals the stepped one (float: the
+// same arithmetic term for term, so equal to rounding), for n shorter than, equal to and one short of
+// the ring lengths. Prefill's state starts as NaN: a ring slot it should have written shows.
+template <typename T>
+static double worst_prefill_error(RotVariant v, const ScanShape& s, int H, int max_len, int n, const ScanData& d) {
+  const std::vector<T> theta0(d.theta0.begin(), d.theta0.end()), phase(d.phase.begin(), d.phase.end());
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const size_t per_pos = v == RotVariant::Dynamic ? 0 : size_t(s.Lv) * rot_phase_width(v, s.W, H);
+  std::vector<T> stepped(rot_scan_state_size(s.W, s.Lv, max_len), nan), filled = stepped,
+      work(rot_scan_step_work_size(v, s.W, H, s.Lv), nan), pre_work(rot_scan_prefill_work_size(n, s.W), nan),
+      a(s.W), b(s.W);
+  for (int t = 0; t < n; t++)
+    rot_scan_step(a.data(), stepped.data(), work.data(), theta0.data() + size_t(t) * s.W, phase.data() + t * per_pos, v,
+                  t, max_len, s.W, H, s.Lv);
+  // with the forward's saved cos/sin over the n positions (read by LowRank), and without
+  std::vector<T> fwd_out(size_t(n) * s.W), saved(rot_scan_saved_size(v, 1, n, s.W, H, s.Lv)),
+      fwd_work(rot_scan_work_size(v, n, s.W, H, s.Lv, 1));
+  rot_scan_forward(fwd_out.data(), saved.data(), fwd_work.data(), theta0.data(), phase.data(), v, 1, n, s.W, H, s.Lv, 1);
+  std::vector<T> filled_saved = filled;
+  rot_scan_prefill(filled.data(), pre_work.data(), theta0.data(), phase.data(), v, n, max_len, s.W, H, s.Lv);
+  rot_scan_prefill(filled_saved.data(), pre_work.data(), theta0.data(), phase.data(), v, n, max_len, s.W, H, s.Lv,
+                   (const T*)saved.data());
+  double worst = 0;
+  for (int t = n; t < s.T; t++) {
+    const T* th = theta0.data() + size_t(t) * s.W;
+    const T* ph = phase.data() + t * per_pos;
+    rot_scan_step(a.data(), stepped.data(), work.data(), th, ph, v, t, max_len, s.W, H, s.Lv);
+    for (std::vector<T>* st : {&filled, &filled_saved}) {
+      rot_scan_step(b.data(), st->data(), work.data(), th, ph, v, t, max_len, s.W, H, s.Lv);
+      const double e = rel_error_of(b.data(), a.data(), s.W);
+      if (std::isnan(e)) return e;
+      worst = std::max(worst, e);
+    }
+  }
+  return worst;
+}
+
+TEST(RotScan, PrefillLeavesTheRingsTheStepsLeave) {
+  std::mt19937 rng(25);
+  const ScanShape shapes[] = {{1, 9, 4, 2, 4}, {1, 40, 6, 2, 6}, {1, 100, 12, 3, 7}, {1, 50, 40, 4, 6}};
+  for (int vi = 0; vi < 3; vi++) {
+    const RotVariant v = kVariants[vi];
+    for (const ScanShape& s : shapes) {
+      const int H = op_heads(v, s.H);
+      const ScanData d = random_scan_data(v, s, rng);
+      for (int n : {1, 2, 3, 7, 8, 16, 33, s.T - 1}) {
+        if (n >= s.T) continue;
+        const std::string where = std::string(kNames[vi]) + " T=" + std::to_string(s.T) + " n=" + std::to_string(n);
+        EXPECT_LE(worst_prefill_error<double>(v, s, H, s.T, n, d), 1e-12) << where;
+        EXPECT_LE(worst_prefill_error<float>(v, s, H, s.T, n, d), 1e-6) << where;
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // the mixer layer
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,37 @@ ModeResult run_mode(Model<float>& model, int n, bool incremental, const std::vec
   return r;
 }
 
+struct PromptResult {
+  double first_ms = NAN;     // generate() called → first character drawn (prefill)
+  double after_ms = NAN;     // median gap between the next characters
+  double stepwise_ms = NAN;  // the same first character with the prompt fed step by step
+};
+
+// A prompt of n characters (ids cycling through the vocabulary), then 33 characters.
+PromptResult run_prompt(Model<float>& model, int n, bool stepwise) {
+  const int V = model.vocab_size();
+  std::vector<int32_t> prompt(n);
+  for (int i = 0; i < n; i++) prompt[i] = int32_t((7L * i + i / V) % V);
+  SamplingOptions so;
+  so.seed = 11;
+  GenerationOptions go;
+  std::vector<double> stamp;
+  double t0 = now_seconds();
+  generate(model, prompt, 33, so, go, [&](int32_t) { stamp.push_back(now_seconds()); });
+  PromptResult r;
+  r.first_ms = 1e3 * (stamp[0] - t0);
+  std::vector<double> gaps;
+  for (size_t i = 1; i < stamp.size(); i++) gaps.push_back(1e3 * (stamp[i] - stamp[i - 1]));
+  r.after_ms = median(gaps);
+  if (stepwise) {
+    go.prefill = false;
+    t0 = now_seconds();
+    generate(model, prompt, 1, so, go);
+    r.stepwise_ms = 1e3 * (now_seconds() - t0);
+  }
+  return r;
+}
+
 struct Subject {
   std::string name;
   std::string target;  // what its incremental growth figure is held to (the mixer registry's), or none
@@ -168,6 +199,18 @@ int run_sample_bench(const SampleBenchOptions& o) {
     if (o.positions.size() >= 2) sm.growth = inc.at.back() / inc.at.front();
     if (!o.positions.empty() && o.full) sm.speedup = full.at.back() / inc.at.back();
     summary.push_back(sm);
+  }
+  if (o.prompt > 0) {
+    Table pt({"mixer", "prompt chars", "context", "ms to 1st char (prefill)", "ms/char after it",
+              "ms to 1st char (step by step)"});
+    for (auto& s : subjects) {
+      std::fprintf(stderr, "  %s: prompt of %d characters...\n", s.name.c_str(), o.prompt);
+      const PromptResult r = run_prompt(*s.model, o.prompt, o.prompt_stepwise);
+      pt.add({s.name, std::to_string(o.prompt), std::to_string(s.model->config().context), num(r.first_ms),
+              num(r.after_ms), o.prompt_stepwise ? num(r.stepwise_ms) : "-"});
+    }
+    std::printf("\n");
+    pt.print(stdout);
   }
   std::printf("\n");
   table.print(stdout);

@@ -1,6 +1,7 @@
 // bench_sample: `spectral bench sample` — generation speed with the incremental state (Model::step)
 // and without it (a full forward over the window per character, sampler's --no-cache path):
-// characters/second over N characters and the time per character around chosen positions.
+// characters/second over N characters and the time per character around chosen positions; with a
+// prompt length, the time to the first character after that prompt (prefill, or step by step).
 #pragma once
 
 #include <memory>
@@ -23,6 +24,10 @@ struct SampleBenchOptions {
   int around = 5;                   // median over positions p-around .. p+around
   bool full = true;                 // also measure the no-cache mode
   std::string csv;
+  // > 0: also time a prompt of this many characters: the time to the first generated character (the
+  // prefill) and the time per character after it; prompt_stepwise also times feeding it step by step
+  int prompt = 0;
+  bool prompt_stepwise = false;
 };
 
 int run_sample_bench(const SampleBenchOptions& opt);

@@ -145,6 +145,9 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
   sample->add_option("--around", sa->o.around, "Median over positions p-around .. p+around")->capture_default_str();
   sample->add_flag("--no-full", sa->no_full, "Measure only the incremental mode");
   sample->add_option("--csv", sa->o.csv, "Write the raw rows to this CSV file");
+  sample->add_option("--prompt", sa->o.prompt, "Also time a prompt of this many characters (time to the first character)")
+      ->check(CLI::NonNegativeNumber);
+  sample->add_flag("--prompt-stepwise", sa->o.prompt_stepwise, "With --prompt: also time feeding it step by step");
   add_threads_option(sample, &sa->threads);
 
   *action = [=]() -> int {

@@ -42,6 +42,12 @@ class Mixer {
   // out (d) equal to row pos of forward() over the whole prefix.
   virtual void begin_incremental(int max_len) = 0;
   virtual void step(T* out, const T* in, int pos, const T* params) = 0;
+  // Prefill: called right after forward() over one sequence (bound B = 1, Tn <= max_len) with
+  // input in (Tn,d), before anything else uses the arenas (its scratch still holds the forward's
+  // temporaries), and after begin_incremental(max_len). Leaves the incremental state as step() at
+  // positions 0..Tn−1 would have left it, so that the next step() is at position Tn. Built from what
+  // the forward computed (batched over positions), never by stepping.
+  virtual void prefill(const T* in, const T* params) = 0;
 };
 
 // Builds the mixer named name (an entry of model/mixer_registry) for a model config; throws

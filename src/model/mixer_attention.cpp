@@ -61,7 +61,7 @@ template <typename T>
 void AttentionMixer<T>::begin_incremental(int max_len) {
   inc_len_ = max_len;
   inc_kv_.assign((size_t)max_len * 2 * d_, T(0));
-  inc_tmp_.assign((size_t)4 * d_ + attention_step_scratch_size(max_len, window_), T(0));
+  inc_tmp_.assign((size_t)4 * d_ + attention_step_scratch_size(max_len, window_, heads_), T(0));
 }
 
 template <typename T>
@@ -73,6 +73,15 @@ void AttentionMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   linear_forward(qkv, in, P + w_qkv_, (const T*)nullptr, 1, d_, 3 * d_);
   attention_step(att, inc_kv_.data(), scores, qkv, pos, d_, heads_, window_);
   linear_forward(out, att, P + w_out_, (const T*)nullptr, 1, d_, d_);
+}
+
+// The step's cache is [k | v] of every position fed so far: columns d..3d of the forward's qkv rows.
+template <typename T>
+void AttentionMixer<T>::prefill(const T* /*in*/, const T* /*P*/) {
+  if (B_ != 1 || T_ > inc_len_)
+    throw std::invalid_argument("attention: prefill needs a forward over one sequence within begin_incremental's length");
+  for (int t = 0; t < T_; t++)
+    std::memcpy(inc_kv_.data() + (size_t)t * 2 * d_, qkv_ + (size_t)t * 3 * d_ + d_, (size_t)2 * d_ * sizeof(T));
 }
 
 template class AttentionMixer<float>;

@@ -21,6 +21,7 @@ class AttentionMixer : public Mixer<T> {
   void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) override;
   void begin_incremental(int max_len) override;
   void step(T* out, const T* in, int pos, const T* params) override;
+  void prefill(const T* in, const T* params) override;
 
  private:
   int d_, heads_, window_;

@@ -2,8 +2,10 @@
 // (projections around ops/fft_conv's step; the cache of u lives here).
 #include "model/mixer_fft.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "ops/elementwise.h"
 #include "ops/fft_conv.h"
@@ -109,6 +111,17 @@ template <typename T>
 void FftMixer<T>::begin_incremental(int max_len) {
   inc_u_.assign((size_t)max_len * d_, T(0));
   inc_tmp_.assign((size_t)3 * d_, T(0));
+  inc_kt_.assign((size_t)max_len * d_, T(0));
+  inc_kt_rows_ = 0;
+}
+
+template <typename T>
+void FftMixer<T>::make_step_taps(const T* P, int rows) {
+  if (rows <= inc_kt_rows_) return;
+  const int max_len = int(inc_kt_.size() / d_);
+  const int to = std::min(max_len, std::max({rows, 2 * inc_kt_rows_, 256}));
+  fft_conv_step_taps(inc_kt_.data(), P + kernel_, context_, inc_kt_rows_, to, d_);
+  inc_kt_rows_ = to;
 }
 
 template <typename T>
@@ -116,13 +129,26 @@ void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   T* u = inc_tmp_.data();
   T* y = u + d_;
   T* g = y + d_;
+  if ((size_t)pos * d_ >= inc_u_.size()) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
+  if (pos == 0) inc_kt_rows_ = 0;  // a new sequence (the weights may have changed since the last)
+  make_step_taps(P, pos + 1);
   linear_forward(u, in, P + w_in_, (const T*)nullptr, 1, d_, d_);
-  fft_conv_step(y, inc_u_.data(), u, P + kernel_, context_, P + d_skip_, pos, d_);
+  fft_conv_step(y, inc_u_.data(), u, inc_kt_.data(), P + d_skip_, pos, d_);
   if (fc_.gate) {
     linear_forward(g, in, P + w_gate_, (const T*)nullptr, 1, d_, d_);
     mul_forward(y, g, y, (size_t)d_);
   }
   linear_forward(out, y, P + w_out_, (const T*)nullptr, 1, d_, d_);
+}
+
+// The step's cache is u of every position fed so far: the forward's u rows.
+template <typename T>
+void FftMixer<T>::prefill(const T* /*in*/, const T* P) {
+  if (B_ != 1 || (size_t)T_ * d_ > inc_u_.size())
+    throw std::invalid_argument("fft mixer: prefill needs a forward over one sequence within begin_incremental's length");
+  inc_kt_rows_ = 0;
+  make_step_taps(P, T_ + 1);
+  std::memcpy(inc_u_.data(), u_, (size_t)T_ * d_ * sizeof(T));
 }
 
 template class FftMixer<float>;

@@ -28,6 +28,7 @@ class FftMixer : public Mixer<T> {
   // Bytes kept to notice changed taps (a copy of the bound taps; none while training).
   size_t remembered_tap_bytes() const { return spectra_taps_.capacity() * sizeof(T); }
   void step(T* out, const T* in, int pos, const T* params) override;
+  void prefill(const T* in, const T* params) override;
 
  private:
   int d_, context_;
@@ -37,6 +38,9 @@ class FftMixer : public Mixer<T> {
   T *u_ = nullptr, *y_ = nullptr, *g_ = nullptr, *spectra_ = nullptr;  // saved
   T *dh_ = nullptr, *dy_ = nullptr, *du_ = nullptr;                                      // scratch
   std::vector<T> inc_u_, inc_tmp_;  // incremental: cached u (max_len,d), one row of temporaries
+  std::vector<T> inc_kt_;           // the kernel taps transposed (max_len,d): rows 0..inc_kt_rows_−1 made
+  int inc_kt_rows_ = 0;
+  void make_step_taps(const T* params, int rows);  // at least rows rows (grown by doubling)
   // The kernel taps (d, T_) whose spectra spectra_ holds, valid until the next bind: a forward with
   // unchanged weights (evaluation batches, sampling without state) skips the kernel transform.
   std::vector<T> spectra_taps_;

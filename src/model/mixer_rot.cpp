@@ -148,6 +148,18 @@ void RotMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   linear_forward(out, thetaL, P + w_out_, (const T*)nullptr, 1, W_, d_);
 }
 
+// The rings hold level states the forward does not keep: rebuilt from the forward's θ_0 rows, its
+// phases φ (still in scratch: prefill follows the forward directly) and its saved cos/sin, all
+// positions at once.
+template <typename T>
+void RotMixer<T>::prefill(const T* /*in*/, const T* P) {
+  if (B_ != 1 || T_ > inc_len_)
+    throw std::invalid_argument("rot mixer: prefill needs a forward over one sequence within begin_incremental's length");
+  const T* phase = P_ > 0 ? phi_ : P + w_level_;
+  std::vector<T> work(rot_scan_prefill_work_size(T_, W_));
+  rot_scan_prefill(inc_state_.data(), work.data(), theta0_, phase, variant_, T_, inc_len_, W_, scan_heads(), Lv_, trig_);
+}
+
 template class RotMixer<float>;
 template class RotMixer<double>;
 

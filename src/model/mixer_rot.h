@@ -28,6 +28,7 @@ class RotMixer : public Mixer<T> {
   void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) override;
   void begin_incremental(int max_len) override;
   void step(T* out, const T* in, int pos, const T* params) override;
+  void prefill(const T* in, const T* params) override;
 
  private:
   bool normed() const { return variant_ != RotVariant::LowRank; }  // θ_0 through RMSNorm

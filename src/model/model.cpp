@@ -1,6 +1,7 @@
 // model: forward, backward (the forward read in reverse, one call per line) and incremental step.
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -254,6 +255,72 @@ const T* Model<T>::step(int32_t token, int pos) {
     add_inplace(x, out, (size_t)d_);
   }
   rmsnorm_forward(ln, rstd, x, P + lnf_w_, 1, d_);
+  linear_forward(logits, ln, lm_weight(), (const T*)nullptr, 1, d_, V_);
+  return logits;
+}
+
+// Rows of the MLP computed at a time during a prefill (its hidden activations are 4d per row).
+static constexpr int kPrefillRows = 2048;
+
+// The arenas are kept while n does not change; the mixers are bound again on every call (a mixer
+// may cache what its memory holds, e.g. fft's kernel spectra, and the layers overwrite each other's).
+template <typename T>
+void Model<T>::bind_prefill(int n) {
+  auto take = [&] {
+    const size_t nd = (size_t)n * d_, rows = (size_t)std::min(n, kPrefillRows);
+    pre_act_.rewind();
+    pre_x_ = pre_act_.take(nd);
+    pre_ln_ = pre_act_.take(nd);
+    pre_rstd_ = pre_act_.take(n);
+    pre_out_ = pre_act_.take(nd);
+    pre_h_ = pre_act_.take(rows * hidden_);
+    pre_a_ = pre_act_.take(rows * hidden_);
+    for (auto& ly : layers_) {  // every layer gets the same memory
+      pre_saved_.rewind();
+      pre_scratch_.rewind();
+      ly.mixer->bind(pre_saved_, pre_scratch_, 1, n);
+    }
+  };
+  if (pre_n_ != n) {
+    for (Arena<T>* a : {&pre_act_, &pre_saved_, &pre_scratch_}) a->reset();
+    take();  // counting pass
+    for (Arena<T>* a : {&pre_act_, &pre_saved_, &pre_scratch_}) a->allocate();
+  }
+  take();  // handing-out pass
+  pre_n_ = n;
+  B_ = T_ = 0;  // the mixers now point into the prefill's arenas: the next forward() rebinds
+}
+
+// The forward of Model::forward without dropout, layer by layer: each mixer's state is filled from
+// its forward before the next layer reuses the memory.
+template <typename T>
+const T* Model<T>::prefill(const int32_t* tokens, int n, int max_len) {
+  if (n < 1 || n > max_len) throw std::invalid_argument("model: prefill length must be in [1, max_len]");
+  begin_incremental(max_len);
+  bind_prefill(n);
+  const T* P = params.data();
+  const size_t nd = (size_t)n * d_;
+  T* x = pre_x_;
+  embedding_forward(x, tokens, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, 1, n, d_);
+  for (auto& ly : layers_) {
+    rmsnorm_forward(pre_ln_, pre_rstd_, x, P + ly.ln1_w, n, d_);
+    ly.mixer->forward(pre_out_, pre_ln_, P);
+    ly.mixer->prefill(pre_ln_, P);
+    add_inplace(x, pre_out_, nd);
+    rmsnorm_forward(pre_ln_, pre_rstd_, x, P + ly.ln2_w, n, d_);
+    for (int r0 = 0; r0 < n; r0 += kPrefillRows) {
+      const int rows = std::min(kPrefillRows, n - r0);
+      linear_forward(pre_h_, pre_ln_ + (size_t)r0 * d_, P + ly.w1, P + ly.b1, rows, d_, hidden_);
+      gelu_forward(pre_a_, pre_h_, (size_t)rows * hidden_);
+      linear_forward(pre_out_ + (size_t)r0 * d_, pre_a_, P + ly.w2, P + ly.b2, rows, hidden_, d_);
+    }
+    add_inplace(x, pre_out_, nd);
+  }
+  // logits of the last position only, into step()'s logits row
+  T* ln = inc_.data() + d_;
+  T* logits = inc_.data() + 4 * (size_t)d_ + 2 * (size_t)hidden_;
+  T* rstd = logits + V_;
+  rmsnorm_forward(ln, rstd, x + (size_t)(n - 1) * d_, P + lnf_w_, 1, d_);
   linear_forward(logits, ln, lm_weight(), (const T*)nullptr, 1, d_, V_);
   return logits;
 }

@@ -78,6 +78,12 @@ class Model {
   // and returns the logits (V) for the next character.
   void begin_incremental(int max_len);
   const T* step(int32_t token, int pos);
+  // Prefill: begin_incremental(max_len), then the n tokens (1 <= n <= max_len) of positions 0..n−1
+  // in one forward pass (batched over positions, as in training) that also leaves every layer's
+  // incremental state as n calls of step() would; returns the logits (V) for the last of them,
+  // after which step() continues at position n. It keeps nothing for backward: its own arenas hold
+  // one layer's activations, shared by the layers in turn (the next forward() rebinds).
+  const T* prefill(const int32_t* tokens, int n, int max_len);
 
  private:
   struct Layer {
@@ -102,6 +108,13 @@ class Model {
   // index of this batch's first element in the step's whole batch (each dropout site is (B,T,d))
   size_t drop_first() const { return size_t(drop_.first_row) * T_ * d_; }
   std::vector<T> inc_;  // incremental scratch: residual, norm, MLP hidden, logits
+  // prefill: the residual stream, norm, rstd, branch output and MLP rows of a chunk (pre_act_); the
+  // mixers' buffers (pre_saved_, pre_scratch_), one layer's worth that every layer reuses in turn
+  Arena<T> pre_act_, pre_saved_, pre_scratch_;
+  int pre_n_ = 0;  // the length they are bound to (0: not bound, or a forward() rebound the mixers)
+  T *pre_x_ = nullptr, *pre_ln_ = nullptr, *pre_rstd_ = nullptr, *pre_out_ = nullptr, *pre_h_ = nullptr,
+    *pre_a_ = nullptr;
+  void bind_prefill(int n);
   void take_buffers();
   const T* lm_weight() const;
   struct LayoutOnly {};

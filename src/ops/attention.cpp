@@ -17,6 +17,7 @@
 #include <limits>
 #include <vector>
 
+#include "ops/fast_math.h"
 #include "ops/gemm.h"
 
 namespace spectral {
@@ -222,42 +223,47 @@ void attention_naive_forward(T* out, const T* qkv, int B, int Tn, int C, int H, 
     }
 }
 
-size_t attention_step_scratch_size(int max_len, int window) {
-  return (size_t)std::max(1, std::min(max_len, window));
+size_t attention_step_scratch_size(int max_len, int window, int H) {
+  return (size_t)H * std::max(1, std::min(max_len, window));
 }
 
-// Per head: scores of the visible cached keys (dot products in double, stored as T), softmax with
-// the exponentials in double, then the weighted sum of the cached values.
+// The scores (H, keys): per head a gemv over its keys (eight keys at a time); softmax per head (exponentials through exp_of, the
+// vectorizable form for float; sums in double); then value by value the weighted sums of all heads.
 template <typename T>
 void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int H, int window) {
   assert(C % H == 0 && pos >= 0);
   assert(window >= 1 && "attention: window must be >= 1");
   const int hs = C / H;
-  const double scale = 1.0 / std::sqrt(double(hs));
+  const T scale = T(1.0 / std::sqrt(double(hs)));
   std::memcpy(kv + (size_t)pos * 2 * C, qkv + C, sizeof(T) * 2 * C);
   const int s0 = std::max(0, pos - window + 1), nk = pos - s0 + 1;
-  T* sc = scores;
+  // scores of head h: its keys (nk rows of hs, 2C apart in the cache) times its query
   for (int h = 0; h < H; h++) {
-    const T* q = qkv + h * hs;
-    double mx = -HUGE_VAL;
-    for (int j = 0; j < nk; j++) {
-      const T* k = kv + (size_t)(s0 + j) * 2 * C + h * hs;
-      double acc = 0;
-      for (int c = 0; c < hs; c++) acc += double(q[c]) * k[c];
-      sc[j] = T(acc * scale);
-      mx = std::max(mx, double(sc[j]));
-    }
+    T* sc = scores + (size_t)h * nk;
+    gemv(sc, kv + (size_t)s0 * 2 * C + h * hs, 2 * C, qkv + h * hs, (const T*)nullptr, nk, hs);
+    for (int j = 0; j < nk; j++) sc[j] *= scale;
+  }
+  for (int c = 0; c < C; c++) out[c] = T(0);
+  std::vector<T> inv(H);
+  for (int h = 0; h < H; h++) {
+    T* sc = scores + (size_t)h * nk;
+    T mx = -std::numeric_limits<T>::infinity();
+    for (int j = 0; j < nk; j++) mx = std::max(mx, sc[j]);
     double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int j = 0; j < nk; j++) {
-      sc[j] = T(std::exp(double(sc[j]) - mx));
+      sc[j] = exp_of(sc[j] - mx);
       sum += sc[j];
     }
-    T* a = out + h * hs;
-    for (int c = 0; c < hs; c++) a[c] = T(0);
-    for (int j = 0; j < nk; j++) {
-      const T* v = kv + (size_t)(s0 + j) * 2 * C + C + h * hs;
-      const T w = T(sc[j] / sum);
-      for (int c = 0; c < hs; c++) a[c] += w * v[c];
+    inv[h] = T(1.0 / sum);
+  }
+  for (int j = 0; j < nk; j++) {
+    const T* __restrict v = kv + (size_t)(s0 + j) * 2 * C + C;
+    for (int h = 0; h < H; h++) {
+      const T w = scores[(size_t)h * nk + j] * inv[h];
+      T* __restrict a = out + h * hs;
+#pragma omp simd
+      for (int c = 0; c < hs; c++) a[c] += w * v[h * hs + c];
     }
   }
 }

@@ -41,8 +41,9 @@ void attention_naive_forward(T* out, const T* qkv, int B, int Tn, int C, int H, 
 // One position of incremental generation over a key/value cache. The cache kv (max_len, 2C) holds
 // row s = [k_s | v_s] (heads at columns h·hs of each part) for the positions fed so far; positions
 // are fed in order 0, 1, 2, ...
-// Number of T-typed values attention_step needs as scratch for caches of up to max_len positions.
-size_t attention_step_scratch_size(int max_len, int window);
+// Number of T-typed values attention_step needs as scratch for caches of up to max_len positions
+// (the scores of H heads).
+size_t attention_step_scratch_size(int max_len, int window, int H);
 
 // out (C) = row pos of attention_forward over positions 0..pos, given qkv (3C) = [q | k | v] of
 // position pos; writes [k | v] into row pos of kv first. scores (attention_step_scratch_size) is

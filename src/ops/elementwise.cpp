@@ -5,8 +5,15 @@
 
 namespace spectral {
 
+// Below kMinParallelWork the loops run outside any OpenMP region: even a region whose if() is false
+// costs about a microsecond, which incremental generation (rows of d values) would pay per call.
+
 template <typename T>
 void mul_forward(T* out, const T* a, const T* b, size_t n) {
+  if ((long)n < kMinParallelWork) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+    return;
+  }
 #pragma omp parallel for schedule(static) if((long)n >= kMinParallelWork)
   for (long i = 0; i < (long)n; i++) out[i] = a[i] * b[i];
 }
@@ -22,6 +29,10 @@ void mul_backward(T* da, T* db, const T* dout, const T* a, const T* b, size_t n)
 
 template <typename T>
 void add_inplace(T* acc, const T* x, size_t n) {
+  if ((long)n < kMinParallelWork) {
+    for (size_t i = 0; i < n; i++) acc[i] += x[i];
+    return;
+  }
 #pragma omp parallel for schedule(static) if((long)n >= kMinParallelWork)
   for (long i = 0; i < (long)n; i++) acc[i] += x[i];
 }

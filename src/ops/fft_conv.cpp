@@ -196,17 +196,40 @@ void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* 
 }
 
 // One dot product per channel, accumulated in double: y_c = D_c·u_c[pos] + Σ_s k_c[s]·u_c[pos−s].
+// Channels in blocks of kStepBlock with double accumulators, the history row by row: each of the
+// pos + 1 rows of kt and of the cache is read once, contiguously.
+static constexpr int kStepBlock = 64;
+
 template <typename T>
-void fft_conv_step(T* y, T* u_cache, const T* u, const T* k, int kstride, const T* D, int pos, int C) {
-  assert(pos >= 0 && pos < kstride);
+void fft_conv_step(T* y, T* u_cache, const T* u, const T* kt, const T* D, int pos, int C) {
+  assert(pos >= 0);
   T* ut = u_cache + (size_t)pos * C;
   std::copy(u, u + C, ut);
-  for (int c = 0; c < C; c++) {
-    const T* kc = k + (size_t)c * kstride;
-    double acc = double(D[c]) * ut[c];
-    for (int s = 0; s <= pos; s++) acc += double(kc[s]) * u_cache[(size_t)(pos - s) * C + c];
-    y[c] = T(acc);
+  for (int c0 = 0; c0 < C; c0 += kStepBlock) {
+    const int n = std::min(kStepBlock, C - c0);
+    double acc[kStepBlock];
+    for (int j = 0; j < n; j++) acc[j] = double(D[c0 + j]) * ut[c0 + j];
+    for (int s = 0; s <= pos; s++) {
+      const T* __restrict kr = kt + (size_t)s * C + c0;
+      const T* __restrict ur = u_cache + (size_t)(pos - s) * C + c0;
+#pragma omp simd
+      for (int j = 0; j < n; j++) acc[j] += double(kr[j]) * double(ur[j]);
+    }
+    for (int j = 0; j < n; j++) y[c0 + j] = T(acc[j]);
   }
+}
+
+// In 16 × 16 tiles, so that both the reads along taps and the writes along channels use whole lines.
+template <typename T>
+void fft_conv_step_taps(T* kt, const T* k, int kstride, int from, int to, int C) {
+  assert(0 <= from && from <= to && to <= kstride);
+  constexpr int kT = 16;
+  for (int s0 = from; s0 < to; s0 += kT)
+    for (int c0 = 0; c0 < C; c0 += kT) {
+      const int s1 = std::min(to, s0 + kT), c1 = std::min(C, c0 + kT);
+      for (int c = c0; c < c1; c++)
+        for (int s = s0; s < s1; s++) kt[(size_t)s * C + c] = k[(size_t)c * kstride + s];
+    }
 }
 
 #define SPECTRAL_INSTANTIATE(T)                                                                        \
@@ -216,7 +239,8 @@ void fft_conv_step(T* y, T* u_cache, const T* u, const T* k, int kstride, const 
   template void conv_naive_forward<T>(T*, const T*, const T*, int, const T*, int, int, int, bool);     \
   template void conv_naive_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, int,   \
                                        int, int);                                                      \
-  template void fft_conv_step<T>(T*, T*, const T*, const T*, int, const T*, int, int);
+  template void fft_conv_step<T>(T*, T*, const T*, const T*, const T*, int, int);                        \
+  template void fft_conv_step_taps<T>(T*, const T*, int, int, int, int);
 SPECTRAL_INSTANTIATE(float)
 SPECTRAL_INSTANTIATE(double)
 #undef SPECTRAL_INSTANTIATE

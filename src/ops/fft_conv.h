@@ -38,10 +38,16 @@ void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* 
                          int B, int Tn, int C);
 
 // One position of incremental generation, summed directly (no transform). The cache u_cache
-// (max_len, C) holds u of the positions fed so far, fed in order 0, 1, 2, ...
+// (max_len, C) holds u of the positions fed so far, fed in order 0, 1, 2, ...; the taps come
+// transposed, kt (>= pos + 1, C) from fft_conv_step_taps, so that the sum over the history reads
+// both kt and the cache row by row.
 // y (C) = row pos of fft_conv_forward over positions 0..pos, given u (C) of position pos; writes u
-// into row pos of u_cache first. k (C, kstride) needs kstride > pos.
+// into row pos of u_cache first.
 template <typename T>
-void fft_conv_step(T* y, T* u_cache, const T* u, const T* k, int kstride, const T* D, int pos, int C);
+void fft_conv_step(T* y, T* u_cache, const T* u, const T* kt, const T* D, int pos, int C);
+// Rows from..to−1 of kt (len, C): taps from..to−1 of k (C, kstride) transposed (to <= kstride). A
+// cache grows kt as positions advance instead of transposing every tap up front.
+template <typename T>
+void fft_conv_step_taps(T* kt, const T* k, int kstride, int from, int to, int C);
 
 }  // namespace spectral

@@ -12,6 +12,15 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
 void gemm(bool transA, bool transB, int M, int N, int K, double alpha, const double* A, int lda,
           const double* B, int ldb, double beta, double* C, int ldc);
 
+// One row through a weight matrix: out (OC) = W (OC,C) · x (C) (+ bias (OC) when not null). The
+// incremental step's products: a kernel that reads each weight once, eight rows at a time with
+// independent accumulators, where sgemm's small-matrix path runs several times slower at M = 1.
+void gemv(float* out, const float* W, const float* x, const float* bias, int OC, int C);
+void gemv(double* out, const double* W, const double* x, const double* bias, int OC, int C);
+// The same with W's rows ldw >= C apart (e.g. one head's keys inside a key/value cache).
+void gemv(float* out, const float* W, int ldw, const float* x, const float* bias, int OC, int C);
+void gemv(double* out, const double* W, int ldw, const double* x, const double* bias, int OC, int C);
+
 // Same contract, plain loops: the reference the BLAS path is tested against.
 template <typename T>
 void gemm_naive(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, int lda,

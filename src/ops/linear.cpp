@@ -7,6 +7,10 @@ namespace spectral {
 
 template <typename T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int N, int C, int OC) {
+  if (N == 1) {  // one position (incremental generation)
+    gemv(out, weight, inp, bias, OC, C);
+    return;
+  }
   if (bias) {
     for (int n = 0; n < N; n++)
       for (int o = 0; o < OC; o++) out[(long)n * OC + o] = bias[o];

@@ -8,20 +8,27 @@
 namespace spectral {
 
 template <typename T>
+static inline void rmsnorm_row(T* o, T* rstd, const T* x, const T* weight, int C) {
+  double ss = 0;
+  for (int c = 0; c < C; c++) ss += double(x[c]) * x[c];
+  T r = T(1.0 / std::sqrt(ss / C + kRmsNormEps));
+  *rstd = r;
+  if (weight)
+    for (int c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
+  else
+    for (int c = 0; c < C; c++) o[c] = x[c] * r;
+}
+
+// Few rows (incremental generation) run outside any OpenMP region (a region costs about a
+// microsecond even when its if() is false).
+template <typename T>
 void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int N, int C) {
-#pragma omp parallel for schedule(static) if((long)N * C >= kMinParallelWork)
-  for (int n = 0; n < N; n++) {
-    const T* x = inp + (long)n * C;
-    T* o = out + (long)n * C;
-    double ss = 0;
-    for (int c = 0; c < C; c++) ss += double(x[c]) * x[c];
-    T r = T(1.0 / std::sqrt(ss / C + kRmsNormEps));
-    rstd[n] = r;
-    if (weight)
-      for (int c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
-    else
-      for (int c = 0; c < C; c++) o[c] = x[c] * r;
+  if ((long)N * C < kMinParallelWork) {
+    for (int n = 0; n < N; n++) rmsnorm_row(out + (long)n * C, rstd + n, inp + (long)n * C, weight, C);
+    return;
   }
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) rmsnorm_row(out + (long)n * C, rstd + n, inp + (long)n * C, weight, C);
 }
 
 template <typename T>

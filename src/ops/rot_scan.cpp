@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "util/threads.h"
 
@@ -728,11 +729,94 @@ void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, R
   std::memcpy(out, theta, size_t(W) * sizeof(T));
 }
 
+size_t rot_scan_prefill_work_size(int Tn, int W) { return 2 * size_t(Tn) * W; }
+
+// θ_l over all positions in one (Tn, W) buffer, the next level in the other: each level reads level
+// l at t and t − 2^l, as the step reads the state and the ring. The last 2^l rows of each level are
+// what the ring of level l holds after position Tn − 1 (slot p mod 2^l holds θ_l[p]).
+template <typename T>
+void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVariant v, int Tn, int max_len, int W,
+                      int H, int Lv, const T* saved) {
+  assert(Tn >= 1 && Tn <= max_len);
+  T* cur = work;
+  T* nxt = work + size_t(Tn) * W;
+  std::memcpy(cur, theta0, size_t(Tn) * W * sizeof(T));
+  const T c = T(rot_scale(v));
+  const int hw = W / H, P = rot_phase_width(v, W, H);
+  const int np = v == RotVariant::LowRank ? W : H;  // phases per position per level
+  int levels = 0;                                    // levels that keep a ring
+  while (levels < Lv && (1L << levels) < max_len) levels++;
+  for (int l = 0; l < levels; l++) {
+    const long s = 1L << l;
+    T* ring = state + (size_t(s) - 1) * W;
+    for (long p = std::max(0L, long(Tn) - s); p < Tn; p++)
+      std::memcpy(ring + size_t(p & (s - 1)) * W, cur + size_t(p) * W, size_t(W) * sizeof(T));
+    if (l + 1 == levels) break;  // the levels above keep no ring
+#pragma omp parallel if (long(Tn) * W >= kMinParallelWork)
+    {
+      std::vector<T> trig(2 * size_t(np));
+      T* cs = trig.data();
+      T* sn = cs + np;
+#pragma omp for schedule(static)
+      for (int t = 0; t < Tn; t++) {
+        const T* theta = cur + size_t(t) * W;
+        const T* prev = t >= s ? cur + size_t(t - s) * W : nullptr;
+        if (v == RotVariant::Dynamic) {
+          const T* wl = phase + size_t(l) * hw;
+          for (int h = 0; h < H; h++) {
+            T raw = 0;
+            for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
+            cs[h] = clamp_phase(raw);
+          }
+          rot_sincos(cs, sn, cs, H);
+        } else if (v == RotVariant::LowRank && saved) {
+          // the forward's tables: per block of kBlock channels (Lv, Tn, {cos[kBlock], sin[kBlock]})
+          for (int c0 = 0; c0 < W; c0 += kBlock) {
+            const T* e = saved + ((size_t(c0 / kBlock) * Lv + l) * Tn + t) * 2 * kBlock;
+            for (int j = 0; j < kBlock && c0 + j < W; j++) {
+              cs[c0 + j] = e[j];
+              sn[c0 + j] = e[kBlock + j];
+            }
+          }
+        } else {
+          rot_sincos(cs, sn, phase + (size_t(t) * Lv + l) * P, np);
+        }
+        T* out = nxt + size_t(t) * W;
+        // the step's expression per channel, with each phase's cos/sin hoisted out of its channels
+        const int groups = v == RotVariant::LowRank ? 1 : H, gw = v == RotVariant::LowRank ? W : hw;
+        for (int g = 0; g < groups; g++) {
+          const size_t o = size_t(g) * gw;
+          if (v == RotVariant::LowRank) {
+            if (prev) {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[j] = c * (cs[j] * theta[j] + sn[j] * prev[j]);
+            } else {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[j] = c * (cs[j] * theta[j] + T(0));
+            }
+          } else {
+            const T ct = cs[g], st = sn[g];
+            if (prev) {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[o + j] = c * (ct * theta[o + j] + st * prev[o + j]);
+            } else {
+#pragma omp simd
+              for (int j = 0; j < gw; j++) out[o + j] = c * (ct * theta[o + j] + T(0));
+            }
+          }
+        }
+      }
+    }
+    std::swap(cur, nxt);
+  }
+}
+
 #define SPECTRAL_ROT_INSTANTIATE(T)                                                                          \
   template void rot_scan_forward<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int); \
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
                                      int, int, int, int);                                                    \
-  template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);
+  template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);    \
+  template void rot_scan_prefill<T>(T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, const T*);
 SPECTRAL_ROT_INSTANTIATE(float)
 SPECTRAL_ROT_INSTANTIATE(double)
 #undef SPECTRAL_ROT_INSTANTIATE

@@ -78,6 +78,18 @@ template <typename T>
 void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
                    int W, int H, int Lv);
 
+// Prefill of the step's state for one sequence: the rings (rot_scan_state_size) as rot_scan_step
+// leaves them after positions 0..Tn−1 (1 <= Tn <= max_len), computed level by level over whole rows
+// (batched over positions, parallel over them) instead of one position at a time. theta0 (Tn, W);
+// phase φ (Tn, Lv, P) (LowRank, HeadPhase) or w (Lv, W/H) (Dynamic); work
+// (rot_scan_prefill_work_size) is scratch. The level arithmetic is the step's, term for term.
+// saved: null, or what rot_scan_forward saved over the same Tn positions (B = 1): LowRank then reads
+// its cosines and sines instead of computing them again.
+size_t rot_scan_prefill_work_size(int Tn, int W);
+template <typename T>
+void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVariant v, int Tn, int max_len, int W,
+                      int H, int Lv, const T* saved = nullptr);
+
 // cos and sin of n phases (float: a vectorizable Cody–Waite + minimax polynomial, |error| < 2e-7
 // for |x| <= 8192; double: std::cos / std::sin). Shared by the forward and the step.
 template <typename T>

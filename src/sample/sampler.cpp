@@ -53,6 +53,11 @@ std::vector<int32_t> generate(Model<float>& model, const std::vector<int32_t>& p
   const float* logits = nullptr;
   int pos = 0;  // positions filled in the incremental cache
   auto refill = [&](size_t keep) {
+    if (gopt.prefill) {
+      logits = model.prefill(hist.data() + hist.size() - keep, (int)keep, ctx);
+      pos = (int)keep;
+      return;
+    }
     model.begin_incremental(ctx);
     pos = 0;
     for (size_t i = hist.size() - keep; i < hist.size(); i++) logits = model.step(hist[i], pos++);

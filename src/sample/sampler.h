@@ -24,12 +24,17 @@ int32_t pick_token(const float* logits, int V, const SamplingOptions& opt, std::
 
 struct GenerationOptions {
   bool incremental = true;  // false: recompute the whole window for every new character
+  // Incremental mode: the prompt (and every rebuild of the window) goes through one forward pass
+  // that leaves the state ready (Model::prefill); false feeds it through step() one character at a
+  // time (the reference the prefill is tested against).
+  bool prefill = true;
 };
 
 // Feeds prompt (non-empty) and generates n_new ids, calling on_token for each as it is drawn.
 // Incremental mode: per-layer caches make each character cost work independent of the history; when
 // the window is full (context positions), the cache is rebuilt from the last context/2 characters
-// and generation continues. Full mode: every character is a forward pass over the last
+// and generation continues. The prompt's last min(length, context) characters and each rebuild go
+// through one forward pass (GenerationOptions::prefill). Full mode: every character is a forward pass over the last
 // min(length, context) characters.
 std::vector<int32_t> generate(Model<float>& model, const std::vector<int32_t>& prompt, int n_new,
                               const SamplingOptions& sopt, const GenerationOptions& gopt,

@@ -1,0 +1,123 @@
+// Generation with a prefill (sample/sampler, Model::prefill): the prompt goes through one forward
+// pass that leaves every layer's incremental state ready. For every mixer and a hybrid stack:
+// prefill then steps gives the logits that steps from the start give and that a full forward gives
+// (at every position after the prompt); generate() with a prefill draws the same characters as
+// generate() feeding the prompt step by step, for prompts shorter than, equal to and longer than
+// the context and across the rebuilds of a full window; and, while everything fits in the window,
+// the same characters as recomputing a full forward for every character.
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "model_checks.h"
+#include "sample/sampler.h"
+
+using namespace spectral;
+using namespace spectral::testing;
+
+namespace {
+
+struct Stack {
+  std::string name;
+  std::vector<std::string> mixers;
+  std::string rot_variant = "lowrank";
+};
+
+const Stack kStacks[] = {{"attention", {"attention", "attention"}},
+                         {"local", {"local", "local"}},
+                         {"fft", {"fft", "fft"}},
+                         {"rot_lowrank", {"rot", "rot"}, "lowrank"},
+                         {"rot_headphase", {"rot", "rot"}, "headphase"},
+                         {"rot_dynamic", {"rot", "rot"}, "dynamic"},
+                         {"hybrid", {"fft", "rot", "local", "attention"}, "headphase"}};
+
+void PrintTo(const Stack& s, std::ostream* os) { *os << s.name; }
+
+ModelConfig stack_config(const Stack& s, int context) {
+  ModelConfig cfg = tiny_model_config(s.mixers, 16, 2, context);
+  cfg.local.window = 8;
+  cfg.rot.variant = s.rot_variant;
+  return cfg;
+}
+
+}  // namespace
+
+class Generation : public ::testing::TestWithParam<Stack> {};
+
+// Prefill of the first n tokens, then steps to the end of a window of T positions: every logit row
+// from position n−1 on against the full forward and against steps from position 0.
+TEST_P(Generation, PrefillThenStepsEqualsStepsAndFullForward) {
+  const int T = 64, V = 11;
+  const ModelConfig cfg = stack_config(GetParam(), T);
+  Model<float> model(cfg, V);
+  model.init(7);
+  std::mt19937 rng(8);
+  const auto tok = random_tokens(T, V, rng);
+  model.forward(tok.data(), nullptr, 1, T);
+  const std::vector<float> full(model.logits(), model.logits() + (size_t)T * V);
+  std::vector<float> stepped((size_t)T * V);
+  model.begin_incremental(T);
+  for (int t = 0; t < T; t++) {
+    const float* l = model.step(tok[t], t);
+    std::copy(l, l + V, stepped.begin() + (size_t)t * V);
+  }
+  for (int n : {1, 5, 17, 32, 63, 64}) {
+    const float* l = model.prefill(tok.data(), n, T);
+    double vs_full = rel_error_of(l, full.data() + (size_t)(n - 1) * V, V);
+    double vs_steps = rel_error_of(l, stepped.data() + (size_t)(n - 1) * V, V);
+    for (int t = n; t < T; t++) {
+      l = model.step(tok[t], t);
+      vs_full = std::max(vs_full, rel_error_of(l, full.data() + (size_t)t * V, V));
+      vs_steps = std::max(vs_steps, rel_error_of(l, stepped.data() + (size_t)t * V, V));
+    }
+    EXPECT_LE(vs_full, 1e-4) << "prefill of " << n;
+    EXPECT_LE(vs_steps, 1e-4) << "prefill of " << n;
+  }
+}
+
+// generate() with and without the prefill draws the same characters (temperature 1, fixed seed), for
+// prompts shorter than, equal to and longer than the context, generating long enough to rebuild the
+// full window several times (each rebuild is a prefill too).
+TEST_P(Generation, PrefillDrawsWhatStepwiseFeedingDraws) {
+  const int ctx = 32, V = 11;
+  const ModelConfig cfg = stack_config(GetParam(), ctx);
+  Model<float> model(cfg, V);
+  model.init(9);
+  std::mt19937 rng(10);
+  for (int prompt_len : {1, 10, ctx, 50}) {
+    const auto prompt = random_tokens(prompt_len, V, rng);
+    SamplingOptions so;
+    so.seed = 3;
+    GenerationOptions with, without;
+    without.prefill = false;
+    const auto a = generate(model, prompt, 100, so, with);
+    const auto b = generate(model, prompt, 100, so, without);
+    EXPECT_EQ(a, b) << "prompt of " << prompt_len;
+  }
+}
+
+// While prompt + generated text fit in the context, the incremental state after a prefill gives the
+// characters a full forward over prompt + generated text gives (greedy, and temperature 1).
+TEST_P(Generation, PrefillDrawsWhatAFullForwardDraws) {
+  const int ctx = 48, V = 11;
+  const ModelConfig cfg = stack_config(GetParam(), ctx);
+  Model<float> model(cfg, V);
+  model.init(11);
+  std::mt19937 rng(12);
+  const auto prompt = random_tokens(20, V, rng);
+  for (double temperature : {0.0, 1.0}) {
+    SamplingOptions so;
+    so.temperature = temperature;
+    so.seed = 5;
+    GenerationOptions inc, full;
+    full.incremental = false;
+    const auto a = generate(model, prompt, ctx - 20, so, inc);
+    const auto b = generate(model, prompt, ctx - 20, so, full);
+    EXPECT_EQ(a, b) << "temperature " << temperature;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Stacks, Generation, ::testing::ValuesIn(kStacks),
+                         [](const ::testing::TestParamInfo<Stack>& i) { return i.param.name; });
