@@ -128,6 +128,18 @@ static inline T clamp_phase(T raw) {
   return std::min(std::max(raw, T(-kRotPhaseClamp)), T(kRotPhaseClamp));
 }
 // torch.clamp's gradient convention: the bounds themselves pass the gradient.
+// dynamic variant, one position of one level: φ_h = clamp(w_l · θ_l[h, :]) for each head h, as
+// cos/sin into cs, sn (length H). The step and the prefill compute it per position this way.
+template <typename T>
+static void dynamic_phases_one(T* cs, T* sn, const T* wl, const T* theta, int H, int hw) {
+  for (int h = 0; h < H; h++) {
+    T raw = 0;
+    for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
+    cs[h] = clamp_phase(raw);
+  }
+  rot_sincos(cs, sn, cs, H);
+}
+
 template <typename T>
 static inline bool inside_clamp(T raw) {
   return raw >= T(-kRotPhaseClamp) && raw <= T(kRotPhaseClamp);
@@ -711,13 +723,7 @@ void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, R
       cl = cs + size_t(l) * H;
       sl = sn + size_t(l) * H;
     } else {
-      const T* wl = phase + size_t(l) * hw;
-      for (int h = 0; h < H; h++) {
-        T raw = 0;
-        for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
-        cs[h] = clamp_phase(raw);
-      }
-      rot_sincos(cs, sn, cs, H);
+      dynamic_phases_one(cs, sn, phase + size_t(l) * hw, theta, H, hw);
     }
     for (int ch = 0; ch < W; ch++) {
       const int k = v == RotVariant::LowRank ? ch : ch / hw;
@@ -762,13 +768,7 @@ void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVar
         const T* theta = cur + size_t(t) * W;
         const T* prev = t >= s ? cur + size_t(t - s) * W : nullptr;
         if (v == RotVariant::Dynamic) {
-          const T* wl = phase + size_t(l) * hw;
-          for (int h = 0; h < H; h++) {
-            T raw = 0;
-            for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
-            cs[h] = clamp_phase(raw);
-          }
-          rot_sincos(cs, sn, cs, H);
+          dynamic_phases_one(cs, sn, phase + size_t(l) * hw, theta, H, hw);
         } else if (v == RotVariant::LowRank && saved) {
           // the forward's tables: per block of kBlock channels (Lv, Tn, {cos[kBlock], sin[kBlock]})
           for (int c0 = 0; c0 < W; c0 += kBlock) {
