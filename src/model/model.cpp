@@ -259,6 +259,57 @@ const T* Model<T>::step(int32_t token, int pos) {
   return logits;
 }
 
+template <typename T>
+size_t Model<T>::stream_bytes(int max_len) const {
+  size_t n = ((size_t)4 * d_ + 2 * hidden_ + V_ + 1) * sizeof(T);
+  for (const auto& ly : layers_) n += ly.mixer->stream_bytes(max_len);
+  return n;
+}
+
+template <typename T>
+void Model<T>::begin_streams(int S) {
+  if (S < 1) throw std::invalid_argument("model: begin_streams needs at least one stream");
+  if (inc_.empty()) throw std::logic_error("model: begin_streams needs begin_incremental or prefill first");
+  streams_ = S;
+  for (auto& ly : layers_) ly.mixer->begin_streams(S);
+  st_.assign((size_t)S * inc_.size(), T(0));
+}
+
+template <typename T>
+void Model<T>::store_stream(int i) {
+  if (i < 0 || i >= streams_) throw std::out_of_range("model: stream outside begin_streams' count");
+  for (auto& ly : layers_) ly.mixer->store_stream(i);
+}
+
+// step() over S rows: every product is a matrix product (linear_forward with S rows).
+template <typename T>
+const T* Model<T>::step_streams(const int32_t* tokens, int pos) {
+  const int S = streams_;
+  const T* P = params.data();
+  const size_t Sd = (size_t)S * d_, Sh = (size_t)S * hidden_;
+  T* x = st_.data();
+  T* ln = x + Sd;
+  T* out = ln + Sd;
+  T* h = out + Sd;
+  T* a = h + Sh;
+  T* logits = a + Sh;
+  T* rstd = logits + (size_t)S * V_;
+  embedding_forward(x, tokens, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, S, 1, d_, pos);
+  for (auto& ly : layers_) {
+    rmsnorm_forward(ln, rstd, x, P + ly.ln1_w, S, d_);
+    ly.mixer->step_streams(out, ln, pos, P);
+    add_inplace(x, out, Sd);
+    rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, S, d_);
+    linear_forward(h, ln, P + ly.w1, P + ly.b1, S, d_, hidden_);
+    gelu_forward(a, h, Sh);
+    linear_forward(out, a, P + ly.w2, P + ly.b2, S, hidden_, d_);
+    add_inplace(x, out, Sd);
+  }
+  rmsnorm_forward(ln, rstd, x, P + lnf_w_, S, d_);
+  linear_forward(logits, ln, lm_weight(), (const T*)nullptr, S, d_, V_);
+  return logits;
+}
+
 // Rows of the MLP computed at a time during a prefill (its hidden activations are 4d per row).
 static constexpr int kPrefillRows = 2048;
 

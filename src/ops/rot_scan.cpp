@@ -729,6 +729,17 @@ void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, R
   std::memcpy(out, theta, size_t(W) * sizeof(T));
 }
 
+template <typename T>
+void rot_scan_step_batch(T* out, T* state, size_t state_size, T* work, const T* theta0, const T* phase, RotVariant v,
+                         int pos, int max_len, int W, int H, int Lv, int S) {
+  const size_t wsize = rot_scan_step_work_size(v, W, H, Lv);
+  const size_t per_phase = v == RotVariant::Dynamic ? 0 : size_t(Lv) * rot_phase_width(v, W, H);
+#pragma omp parallel for schedule(static) if (long(S) * W * std::max(Lv, 1) >= kMinParallelWork)
+  for (int i = 0; i < S; i++)
+    rot_scan_step(out + size_t(i) * W, state + size_t(i) * state_size, work + size_t(i) * wsize,
+                  theta0 + size_t(i) * W, phase + size_t(i) * per_phase, v, pos, max_len, W, H, Lv);
+}
+
 size_t rot_scan_prefill_work_size(int Tn, int W) { return 2 * size_t(Tn) * W; }
 
 // θ_l over all positions in one (Tn, W) buffer, the next level in the other: each level reads level
@@ -816,6 +827,8 @@ void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVar
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
                                      int, int, int, int);                                                    \
   template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);    \
+  template void rot_scan_step_batch<T>(T*, T*, size_t, T*, const T*, const T*, RotVariant, int, int, int, int, int, \
+                                       int);                                                                      \
   template void rot_scan_prefill<T>(T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, const T*);
 SPECTRAL_ROT_INSTANTIATE(float)
 SPECTRAL_ROT_INSTANTIATE(double)

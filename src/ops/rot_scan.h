@@ -78,6 +78,15 @@ template <typename T>
 void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
                    int W, int H, int Lv);
 
+// The step for S independent streams at the same position pos: stream i has its own state at
+// state + i·state_size (state_size = rot_scan_state_size(W, Lv, max_len)) and its own work at
+// work + i·rot_scan_step_work_size; out (S,W), theta0 (S,W), phase φ (S,Lv,P) (LowRank, HeadPhase)
+// or w (Lv, W/H) shared by all streams (Dynamic). Row i equals rot_scan_step on stream i alone
+// (the streams run in parallel when the rows are wide enough).
+template <typename T>
+void rot_scan_step_batch(T* out, T* state, size_t state_size, T* work, const T* theta0, const T* phase, RotVariant v,
+                         int pos, int max_len, int W, int H, int Lv, int S);
+
 // Prefill of the step's state for one sequence: the rings (rot_scan_state_size) as rot_scan_step
 // leaves them after positions 0..Tn−1 (1 <= Tn <= max_len), computed level by level over whole rows
 // (batched over positions, parallel over them) instead of one position at a time. theta0 (Tn, W);
