@@ -178,7 +178,7 @@ void RotMixer<T>::begin_streams(int S) {
 template <typename T>
 void RotMixer<T>::store_stream(int i) {
   if (i < 0 || i >= streams_) throw std::out_of_range("rot mixer: stream outside begin_streams' count");
-  std::copy(inc_state_.begin(), inc_state_.end(), st_state_.begin() + size_t(i) * inc_state_.size());
+  rot_scan_store_stream(st_state_.data(), inc_state_.data(), W_, Lv_, inc_len_, streams_, i);
 }
 
 template <typename T>
@@ -201,8 +201,8 @@ void RotMixer<T>::step_streams(T* out, const T* in, int pos, const T* P) {
     linear_forward(phi, in, P + w_phi_, (const T*)nullptr, S, d_, Lv_ * P_);
     phase = phi;
   }
-  rot_scan_step_batch(thetaL, st_state_.data(), inc_state_.size(), st_work_.data(), theta0, phase, variant_, pos,
-                      inc_len_, W_, scan_heads(), Lv_, S);
+  rot_scan_step_batch(thetaL, st_state_.data(), st_work_.data(), theta0, phase, variant_, pos, inc_len_, W_,
+                      scan_heads(), Lv_, S);
   linear_forward(out, thetaL, P + w_out_, (const T*)nullptr, S, W_, d_);
 }
 

@@ -50,7 +50,7 @@ class RotMixer : public Mixer<T> {
   // position of temporaries (θ_0, θ_Lv, u, rstd, φ).
   int inc_len_ = 0;
   std::vector<T> inc_state_, inc_work_, inc_;
-  // streams: S copies of the rings and of the step's scratch; S rows of the temporaries
+  // streams: the S streams' rings interleaved (ops/rot_scan_step_batch), S scratch, S rows of temporaries
   int streams_ = 0;
   std::vector<T> st_state_, st_work_, st_;
 };

@@ -78,14 +78,19 @@ template <typename T>
 void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
                    int W, int H, int Lv);
 
-// The step for S independent streams at the same position pos: stream i has its own state at
-// state + i·state_size (state_size = rot_scan_state_size(W, Lv, max_len)) and its own work at
-// work + i·rot_scan_step_work_size; out (S,W), theta0 (S,W), phase φ (S,Lv,P) (LowRank, HeadPhase)
+// The step for S independent streams at the same position pos. Their rings are interleaved:
+// S·rot_scan_state_size values where level l's ring holds, for each slot, the S streams' states side
+// by side (slot p of stream i at ((2^l − 1)·S + p·S + i)·W), so that one step walks memory forwards.
+// work: S·rot_scan_step_work_size; out (S,W), theta0 (S,W), phase φ (S,Lv,P) (LowRank, HeadPhase)
 // or w (Lv, W/H) shared by all streams (Dynamic). Row i equals rot_scan_step on stream i alone
-// (the streams run in parallel when the rows are wide enough).
+// (the streams run in parallel when there are enough of them).
 template <typename T>
-void rot_scan_step_batch(T* out, T* state, size_t state_size, T* work, const T* theta0, const T* phase, RotVariant v,
-                         int pos, int max_len, int W, int H, int Lv, int S);
+void rot_scan_step_batch(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos,
+                         int max_len, int W, int H, int Lv, int S);
+// Copies one stream's rings (rot_scan_step's layout, rot_scan_state_size values) into stream i of
+// rot_scan_step_batch's interleaved rings.
+template <typename T>
+void rot_scan_store_stream(T* streams, const T* state, int W, int Lv, int max_len, int S, int i);
 
 // Prefill of the step's state for one sequence: the rings (rot_scan_state_size) as rot_scan_step
 // leaves them after positions 0..Tn−1 (1 <= Tn <= max_len), computed level by level over whole rows
