@@ -487,11 +487,11 @@ TEST(RotScan, BatchedStepEqualsOneStepPerStream) {
                         th.data() + size_t(i) * s.W, v == RotVariant::Dynamic ? phase.data() : ph.data() + size_t(i) * per_pos,
                         v, t, max_len, s.W, H, s.Lv);
         }
-        rot_scan_step_batch(a.data(), from0.data(), batch_work.data(), th.data(), shared, v, t, max_len, s.W, H, s.Lv, S);
+        rot_scan_step_batch(a.data(), from0.data(), batch_work.data(), th.data(), shared, v, t, max_len, s.W, H, s.Lv, S, 0, S);
         ASSERT_EQ(a, one) << kNames[vi] << " S=" << S << " t=" << t;
         if (t >= t0) {
           rot_scan_step_batch(b.data(), stored.data(), batch_work.data(), th.data(), shared, v, t, max_len, s.W, H, s.Lv,
-                              S);
+                              S, 0, S);
           ASSERT_EQ(b, one) << kNames[vi] << " S=" << S << " t=" << t << " (stored at " << t0 << ")";
         }
       }

@@ -105,15 +105,16 @@ void AttentionMixer<T>::store_stream(int i) {
 }
 
 template <typename T>
-void AttentionMixer<T>::step_streams(T* out, const T* in, int pos, const T* P) {
+void AttentionMixer<T>::step_streams(T* out, const T* in, int pos, const T* P, int first, int count) {
   if (pos < 0 || pos >= inc_len_) throw std::out_of_range("attention: step position beyond begin_incremental's max_len");
   const int S = streams_;
-  T* qkv = st_tmp_.data();           // (S,3d)
-  T* att = qkv + (size_t)S * 3 * d_;  // (S,d)
-  linear_forward(qkv, in, P + w_qkv_, (const T*)nullptr, S, d_, 3 * d_);
-  attention_step_batch(att, st_kv_.data(), inc_kv_.size(), st_scores_.data(),
-                       attention_step_scratch_size(inc_len_, window_, heads_), qkv, pos, d_, heads_, window_, S);
-  linear_forward(out, att, P + w_out_, (const T*)nullptr, S, d_, d_);
+  const size_t ss = attention_step_scratch_size(inc_len_, window_, heads_);
+  T* qkv = st_tmp_.data() + (size_t)first * 3 * d_;                // rows of (S,3d)
+  T* att = st_tmp_.data() + (size_t)S * 3 * d_ + (size_t)first * d_;  // rows of (S,d)
+  linear_forward(qkv, in + (size_t)first * d_, P + w_qkv_, (const T*)nullptr, count, d_, 3 * d_);
+  attention_step_batch(att, st_kv_.data() + first * inc_kv_.size(), inc_kv_.size(), st_scores_.data() + first * ss, ss,
+                       qkv, pos, d_, heads_, window_, count);
+  linear_forward(out + (size_t)first * d_, att, P + w_out_, (const T*)nullptr, count, d_, d_);
 }
 
 template class AttentionMixer<float>;

@@ -24,7 +24,7 @@ class AttentionMixer : public Mixer<T> {
   void prefill(const T* in, const T* params) override;
   void begin_streams(int S) override;
   void store_stream(int i) override;
-  void step_streams(T* out, const T* in, int pos, const T* params) override;
+  void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) override;
   size_t stream_bytes(int max_len) const override;
 
  private:

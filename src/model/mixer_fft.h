@@ -31,7 +31,8 @@ class FftMixer : public Mixer<T> {
   void prefill(const T* in, const T* params) override;
   void begin_streams(int S) override;
   void store_stream(int i) override;
-  void step_streams(T* out, const T* in, int pos, const T* params) override;
+  void prepare_streams(int pos, const T* params) override;
+  void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) override;
   size_t stream_bytes(int max_len) const override;
 
  private:

@@ -182,7 +182,7 @@ void RotMixer<T>::store_stream(int i) {
 }
 
 template <typename T>
-void RotMixer<T>::step_streams(T* out, const T* in, int pos, const T* P) {
+void RotMixer<T>::step_streams(T* out, const T* in, int pos, const T* P, int first, int count) {
   if (pos < 0 || pos >= inc_len_) throw std::out_of_range("rot mixer: step position outside begin_incremental's range");
   const int S = streams_;
   T* theta0 = st_.data();
@@ -190,20 +190,25 @@ void RotMixer<T>::step_streams(T* out, const T* in, int pos, const T* P) {
   T* u = thetaL + size_t(S) * W_;
   T* rstd = u + size_t(S) * d_;
   T* phi = rstd + S;
+  const T* phase_all = P_ > 0 ? phi : P + w_level_;  // the rows of all streams, for the scan
+  theta0 += size_t(first) * W_;
+  thetaL += size_t(first) * W_;
+  u += size_t(first) * d_;
+  rstd += first;
+  phi += size_t(first) * Lv_ * P_;
+  in += size_t(first) * d_;
+  out += size_t(first) * d_;
+  const int rows = count;
   if (normed()) {
-    linear_forward(u, in, P + w_theta_, (const T*)nullptr, S, d_, d_);
-    rmsnorm_forward(theta0, rstd, u, (const T*)nullptr, S, d_);
+    linear_forward(u, in, P + w_theta_, (const T*)nullptr, rows, d_, d_);
+    rmsnorm_forward(theta0, rstd, u, (const T*)nullptr, rows, d_);
   } else {
-    linear_forward(theta0, in, P + w_theta_, (const T*)nullptr, S, d_, W_);
+    linear_forward(theta0, in, P + w_theta_, (const T*)nullptr, rows, d_, W_);
   }
-  const T* phase = P + w_level_;
-  if (P_ > 0) {
-    linear_forward(phi, in, P + w_phi_, (const T*)nullptr, S, d_, Lv_ * P_);
-    phase = phi;
-  }
-  rot_scan_step_batch(thetaL, st_state_.data(), st_work_.data(), theta0, phase, variant_, pos, inc_len_, W_,
-                      scan_heads(), Lv_, S);
-  linear_forward(out, thetaL, P + w_out_, (const T*)nullptr, S, W_, d_);
+  if (P_ > 0) linear_forward(phi, in, P + w_phi_, (const T*)nullptr, rows, d_, Lv_ * P_);
+  rot_scan_step_batch(st_.data() + size_t(S) * W_, st_state_.data(), st_work_.data(), st_.data(), phase_all, variant_,
+                      pos, inc_len_, W_, scan_heads(), Lv_, S, first, count);
+  linear_forward(out, thetaL, P + w_out_, (const T*)nullptr, rows, W_, d_);
 }
 
 template class RotMixer<float>;

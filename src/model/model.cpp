@@ -13,6 +13,7 @@
 #include "ops/gelu.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
+#include "util/threads.h"
 
 namespace spectral {
 
@@ -281,33 +282,53 @@ void Model<T>::store_stream(int i) {
   for (auto& ly : layers_) ly.mixer->store_stream(i);
 }
 
-// step() over S rows: every product is a matrix product (linear_forward with S rows).
+// step() over S rows: every product is a matrix product (linear_forward over the rows). The streams
+// are split into one group per thread, each group stepped through every layer on its own thread
+// (its products single-threaded inside the region): one parallel region per character instead of
+// one per product.
 template <typename T>
 const T* Model<T>::step_streams(const int32_t* tokens, int pos) {
   const int S = streams_;
   const T* P = params.data();
-  const size_t Sd = (size_t)S * d_, Sh = (size_t)S * hidden_;
-  T* x = st_.data();
-  T* ln = x + Sd;
-  T* out = ln + Sd;
-  T* h = out + Sd;
-  T* a = h + Sh;
-  T* logits = a + Sh;
-  T* rstd = logits + (size_t)S * V_;
-  embedding_forward(x, tokens, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, S, 1, d_, pos);
-  for (auto& ly : layers_) {
-    rmsnorm_forward(ln, rstd, x, P + ly.ln1_w, S, d_);
-    ly.mixer->step_streams(out, ln, pos, P);
-    add_inplace(x, out, Sd);
-    rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, S, d_);
-    linear_forward(h, ln, P + ly.w1, P + ly.b1, S, d_, hidden_);
-    gelu_forward(a, h, Sh);
-    linear_forward(out, a, P + ly.w2, P + ly.b2, S, hidden_, d_);
-    add_inplace(x, out, Sd);
+  for (auto& ly : layers_) ly.mixer->prepare_streams(pos, P);
+  const int groups = std::max(1, std::min(num_threads(), S / 2));
+  const int per = (S + groups - 1) / groups;
+#pragma omp parallel for schedule(static) num_threads(groups) if (groups > 1)
+  for (int g = 0; g < groups; g++) {
+    const int lo = g * per, n = std::min(per, S - lo);
+    if (n > 0) step_rows(tokens, pos, lo, n);
   }
-  rmsnorm_forward(ln, rstd, x, P + lnf_w_, S, d_);
-  linear_forward(logits, ln, lm_weight(), (const T*)nullptr, S, d_, V_);
-  return logits;
+  return st_.data() + (size_t)S * (3 * d_ + 2 * hidden_);
+}
+
+template <typename T>
+void Model<T>::step_rows(const int32_t* tokens, int pos, int lo, int n) {
+  const int S = streams_;
+  const T* P = params.data();
+  const size_t Sd = (size_t)S * d_, Sh = (size_t)S * hidden_, nd = (size_t)n * d_, nh = (size_t)n * hidden_;
+  T* x_all = st_.data();
+  T* ln_all = x_all + Sd;
+  T* out_all = ln_all + Sd;
+  T* h = out_all + Sd + (size_t)lo * hidden_;
+  T* a = out_all + Sd + Sh + (size_t)lo * hidden_;
+  T* logits = out_all + Sd + 2 * Sh + (size_t)lo * V_;
+  T* rstd = out_all + Sd + 2 * Sh + (size_t)S * V_ + lo;
+  T* x = x_all + (size_t)lo * d_;
+  T* ln = ln_all + (size_t)lo * d_;
+  T* out = out_all + (size_t)lo * d_;
+  embedding_forward(x, tokens + lo, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, n, 1, d_, pos);
+  for (auto& ly : layers_) {
+    rmsnorm_forward(ln, rstd, x, P + ly.ln1_w, n, d_);
+    ly.mixer->step_streams(out_all, ln_all, pos, P, lo, n);
+    add_inplace(x, out, nd);
+    rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, n, d_);
+    linear_forward(h, ln, P + ly.w1, P + ly.b1, n, d_, hidden_);
+    gelu_forward(a, h, nh);
+    linear_forward(out, a, P + ly.w2, P + ly.b2, n, hidden_, d_);
+    add_inplace(x, out, nd);
+  }
+  rmsnorm_forward(ln, rstd, x, P + lnf_w_, n, d_);
+  linear_forward(logits, ln, lm_weight(), (const T*)nullptr, n, d_, V_);
 }
 
 // Rows of the MLP computed at a time during a prefill (its hidden activations are 4d per row).

@@ -122,6 +122,7 @@ class Model {
   std::vector<T> inc_;  // incremental scratch: residual, norm, MLP hidden, logits
   int streams_ = 0;
   std::vector<T> st_;  // streams: inc_'s rows, S of each
+  void step_rows(const int32_t* tokens, int pos, int lo, int n);  // streams lo..lo+n−1 of step_streams
   // prefill: the residual stream, norm, rstd, branch output and MLP rows of a chunk (pre_act_); the
   // mixers' buffers (pre_saved_, pre_scratch_), one layer's worth that every layer reuses in turn
   Arena<T> pre_act_, pre_saved_, pre_scratch_;

@@ -745,11 +745,11 @@ void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, R
 // so the streams walk memory forwards instead of each jumping into its own ring far away.
 template <typename T>
 void rot_scan_step_batch(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos,
-                         int max_len, int W, int H, int Lv, int S) {
+                         int max_len, int W, int H, int Lv, int S, int first, int count) {
   const size_t wsize = rot_scan_step_work_size(v, W, H, Lv);
   const size_t per_phase = v == RotVariant::Dynamic ? 0 : size_t(Lv) * rot_phase_width(v, W, H);
-#pragma omp parallel for schedule(static) if (long(S) * W * std::max(Lv, 1) >= kMinStepStreamsWork)
-  for (int i = 0; i < S; i++)
+#pragma omp parallel for schedule(static) if (long(count) * W * std::max(Lv, 1) >= kMinStepStreamsWork)
+  for (int i = first; i < first + count; i++)
     step_stream(out + size_t(i) * W, state, work + size_t(i) * wsize, theta0 + size_t(i) * W,
                 phase + size_t(i) * per_phase, v, pos, max_len, W, H, Lv, S, i);
 }
@@ -850,7 +850,8 @@ void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVar
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
                                      int, int, int, int);                                                    \
   template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);    \
-  template void rot_scan_step_batch<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int); \
+  template void rot_scan_step_batch<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int, int, \
+                                       int);                                                                        \
   template void rot_scan_store_stream<T>(T*, const T*, int, int, int, int, int);                                  \
   template void rot_scan_prefill<T>(T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, const T*);
 SPECTRAL_ROT_INSTANTIATE(float)
