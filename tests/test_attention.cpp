@@ -227,3 +227,28 @@ TEST(LocalMixer, WindowIgnoresOlderKeys) {
     EXPECT_GT(row_change(t - w + 1, t), 1e-3) << "t=" << t << ": position t-w+1 ignored";
   }
 }
+
+// attention_step_batch over S streams at once (each with its own cache and scratch) gives, bit for
+// bit, what attention_step gives on each stream alone, at every position; with enough streams and
+// positions for the streams to run in parallel too.
+TEST(Attention, BatchedStepEqualsOneStepPerStream) {
+  std::mt19937 rng(33);
+  const AttnCase cases[] = {{3, 9, 6, 2, 4}, {4, 20, 12, 3, 100}, {64, 40, 16, 2, 40}};
+  for (const AttnCase& a : cases) {
+    const int S = a.B, max_len = a.T + 2;
+    const auto qd = random_vector((size_t)S * a.T * 3 * a.C, rng);
+    const std::vector<float> qkv(qd.begin(), qd.end());
+    const size_t kvs = (size_t)max_len * 2 * a.C, ss = attention_step_scratch_size(max_len, a.window, a.H);
+    std::vector<float> kv1(S * kvs), sc1(ss), kvb(S * kvs), scb(S * ss), q((size_t)S * 3 * a.C), one((size_t)S * a.C),
+        batch((size_t)S * a.C);
+    for (int t = 0; t < a.T; t++) {
+      for (int i = 0; i < S; i++) {
+        std::copy_n(qkv.data() + ((size_t)i * a.T + t) * 3 * a.C, 3 * a.C, q.data() + (size_t)i * 3 * a.C);
+        attention_step(one.data() + (size_t)i * a.C, kv1.data() + i * kvs, sc1.data(), q.data() + (size_t)i * 3 * a.C, t,
+                       a.C, a.H, a.window);
+      }
+      attention_step_batch(batch.data(), kvb.data(), kvs, scb.data(), ss, q.data(), t, a.C, a.H, a.window, S);
+      ASSERT_EQ(batch, one) << describe(a) << " t=" << t;
+    }
+  }
+}

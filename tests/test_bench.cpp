@@ -174,9 +174,10 @@ TEST(Bench, SampleBothModesPerMixer) {
   const std::string cfg = dir + "/tiny.json", csv = dir + "/sample.csv";
   spit(cfg, kTiny);
   RunResult r = run_spectral("bench sample --config " + cfg + " --mixers fft,local,rot-dynamic --tokens 40 "
-                             "--positions 5,30 --around 2 --threads 1 --csv " + csv, dir);
+                             "--positions 5,30 --around 2 --threads 1 --streams 3 --csv " + csv, dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* s : {"chars/s", "ms/char @5", "ms/char @30", "full/incr @30", "incremental", "full window"})
+  for (const char* s : {"chars/s", "ms/char @5", "ms/char @30", "full/incr @30", "incremental", "full window",
+                        "aggregate chars/s", "vs 1 stream"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   const Rows rows = read_csv(csv);
   ASSERT_EQ(rows.size(), 6u);

@@ -149,6 +149,9 @@ TEST(Cli, BadInputGetsAClearErrorAndExitCode2) {
            {"sample --checkpoint " + ck + " --prompt the --temperature -1", "--temperature"},
            {"sample --checkpoint " + ck + " --prompt the --top-p 1.5", "--top-p"},
            {"sample --checkpoint " + ws.text + " --prompt the", ws.text},
+           {"sample --checkpoint " + ck + " --prompt the --samples 0", "--samples"},
+           {"sample --checkpoint " + ck + " --prompt the --samples -3", "--samples"},
+           {"sample --checkpoint " + ck + " --prompt the --samples 1000000000000", "--samples"},
            {"eval --checkpoint " + ck + " --text " + ws.dir + "/latin1.txt", "byte"},
        }) {
     RunResult r = run_spectral(c.args, ws.dir);
@@ -161,4 +164,45 @@ TEST(Cli, BadInputGetsAClearErrorAndExitCode2) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("the at", 0), 0u) << r.out;
   EXPECT_NE(r.err.find("U+005A"), std::string::npos) << r.err;
+}
+
+// --samples N through the binary: N = 1 prints byte for byte what plain sample prints; N = 3 prints
+// each stream i exactly as plain sample with seed S+i, after its separator line (generating past the
+// context of 32, so each stream's window is rebuilt); --json gives one object per sample and line;
+// stderr ends with the characters per second.
+TEST(Cli, SampleManyStreamsEqualsOneRunPerSeed) {
+  Workspace ws("streams");
+  const std::string out = ws.dir + "/run";
+  ASSERT_EQ(run_spectral(ws.train(out, "--set train.steps=5"), ws.dir).code, 0);
+  const std::string base = "sample --checkpoint " + out + "/last.safetensors --prompt 'the' --tokens 70 --top-k 5";
+  std::vector<RunResult> plain;
+  for (int seed : {5, 6, 7}) {
+    plain.push_back(run_spectral(base + " --seed " + std::to_string(seed), ws.dir));
+    ASSERT_EQ(plain.back().code, 0) << plain.back().err;
+  }
+  EXPECT_NE(plain[0].out, plain[1].out);
+  RunResult one = run_spectral(base + " --seed 5 --samples 1", ws.dir);
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(one.out, plain[0].out);
+  EXPECT_NE(one.err.find("characters/s"), std::string::npos) << one.err;
+  RunResult three = run_spectral(base + " --seed 5 --samples 3 --threads 2", ws.dir);
+  ASSERT_EQ(three.code, 0) << three.err;
+  std::string expect;
+  for (int i = 0; i < 3; i++) expect += "=== sample " + std::to_string(i) + " (seed " + std::to_string(5 + i) + ") ===\n" + plain[i].out;
+  EXPECT_EQ(three.out, expect);
+  EXPECT_NE(three.err.find("210 characters (3 streams x 70)"), std::string::npos) << three.err;
+  RunResult js = run_spectral(base + " --seed 5 --samples 3 --json", ws.dir);
+  ASSERT_EQ(js.code, 0) << js.err;
+  std::istringstream lines(js.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    const json j = json::parse(line);
+    EXPECT_EQ(j.size(), 3u);
+    EXPECT_EQ(j["sample"], n);
+    EXPECT_EQ(j["seed"], 5 + n);
+    EXPECT_EQ("the" + j["text"].get<std::string>() + "\n", plain[n].out);
+    n++;
+  }
+  EXPECT_EQ(n, 3);
 }

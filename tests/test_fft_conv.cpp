@@ -173,3 +173,29 @@ TEST(FftConv, CausalityCheckCatchesTheCircularLeak) {
       B, T, C, 40);
   EXPECT_GT(leak, 1e-2);  // the seed's unpadded FFT leaks the future by orders of magnitude
 }
+
+// fft_conv_step_batch over S streams at once (each with its own cache, the taps shared) gives, bit
+// for bit, what fft_conv_step gives on each stream alone, at every position; with enough streams and
+// positions for the streams to run in parallel too.
+TEST(FftConv, BatchedStepEqualsOneStepPerStream) {
+  std::mt19937 rng(35);
+  for (ConvCase cs : {ConvCase{3, 9, 5, 9}, {4, 30, 17, 40}, {64, 40, 32, 40}}) {
+    const int S = cs.B, max_len = cs.T + 1;
+    const auto ud = random_vector((size_t)S * cs.T * cs.C, rng), kd = random_vector((size_t)cs.C * cs.kstride, rng),
+               Dd = random_vector(cs.C, rng);
+    const std::vector<float> u(ud.begin(), ud.end()), k(kd.begin(), kd.end()), D(Dd.begin(), Dd.end());
+    std::vector<float> kt((size_t)cs.T * cs.C);
+    fft_conv_step_taps(kt.data(), k.data(), cs.kstride, 0, cs.T, cs.C);
+    const size_t cache = (size_t)max_len * cs.C;
+    std::vector<float> c1(S * cache), cb(S * cache), row((size_t)S * cs.C), one((size_t)S * cs.C), batch((size_t)S * cs.C);
+    for (int t = 0; t < cs.T; t++) {
+      for (int i = 0; i < S; i++) {
+        std::copy_n(u.data() + ((size_t)i * cs.T + t) * cs.C, cs.C, row.data() + (size_t)i * cs.C);
+        fft_conv_step(one.data() + (size_t)i * cs.C, c1.data() + i * cache, row.data() + (size_t)i * cs.C, kt.data(),
+                      D.data(), t, cs.C);
+      }
+      fft_conv_step_batch(batch.data(), cb.data(), cache, row.data(), kt.data(), D.data(), t, cs.C, S);
+      ASSERT_EQ(batch, one) << "S=" << S << " T=" << cs.T << " t=" << t;
+    }
+  }
+}

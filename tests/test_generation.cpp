@@ -4,7 +4,8 @@
 // (at every position after the prompt); generate() with a prefill draws the same characters as
 // generate() feeding the prompt step by step, for prompts shorter than, equal to and longer than
 // the context and across the rebuilds of a full window; and, while everything fits in the window,
-// the same characters as recomputing a full forward for every character.
+// the same characters as recomputing a full forward for every character. Several streams stepped
+// together (Model::step_streams, generate_streams) equal each stream run alone.
 #include <gtest/gtest.h>
 
 #include <ostream>
@@ -116,6 +117,67 @@ TEST_P(Generation, PrefillDrawsWhatAFullForwardDraws) {
     const auto a = generate(model, prompt, ctx - 20, so, inc);
     const auto b = generate(model, prompt, ctx - 20, so, full);
     EXPECT_EQ(a, b) << "temperature " << temperature;
+  }
+}
+
+// Streams: after one prefill copied into S streams, Model::step_streams over S rows (each stream fed
+// its own tokens) gives every stream the logits that step() gives that stream alone.
+TEST_P(Generation, StepStreamsEqualsStepPerStream) {
+  const int T = 40, V = 11, S = 5, n = 9;
+  const ModelConfig cfg = stack_config(GetParam(), T);
+  Model<float> model(cfg, V);
+  model.init(13);
+  std::mt19937 rng(14);
+  const auto prompt = random_tokens(n, V, rng);
+  std::vector<std::vector<int32_t>> tok;
+  for (int i = 0; i < S; i++) tok.push_back(random_tokens(T - n, V, rng));
+  std::vector<float> single((size_t)S * (T - n) * V);
+  for (int i = 0; i < S; i++) {
+    model.prefill(prompt.data(), n, T);
+    for (int t = n; t < T; t++) {
+      const float* l = model.step(tok[i][t - n], t);
+      std::copy(l, l + V, single.begin() + ((size_t)i * (T - n) + (t - n)) * V);
+    }
+  }
+  model.prefill(prompt.data(), n, T);
+  model.begin_streams(S);
+  for (int i = 0; i < S; i++) model.store_stream(i);
+  double worst = 0;
+  std::vector<int32_t> row(S);
+  for (int t = n; t < T; t++) {
+    for (int i = 0; i < S; i++) row[i] = tok[i][t - n];
+    const float* l = model.step_streams(row.data(), t);
+    for (int i = 0; i < S; i++)
+      worst = std::max(worst, rel_error_of(l + (size_t)i * V, single.data() + ((size_t)i * (T - n) + (t - n)) * V, V));
+  }
+  EXPECT_LE(worst, 1e-5);
+}
+
+// generate_streams: stream i of a batch draws what generate() draws with seed S+i, for prompts
+// shorter and longer than the context, long enough that every stream's window is rebuilt several
+// times, with and without the prefill.
+TEST_P(Generation, BatchedStreamsDrawWhatSingleStreamsDraw) {
+  const int ctx = 32, V = 11, S = 4;
+  const ModelConfig cfg = stack_config(GetParam(), ctx);
+  Model<float> model(cfg, V);
+  model.init(15);
+  std::mt19937 rng(16);
+  for (int prompt_len : {1, 10, 50}) {
+    const auto prompt = random_tokens(prompt_len, V, rng);
+    for (bool prefill : {true, false}) {
+      SamplingOptions so;
+      so.seed = 21;
+      GenerationOptions go;
+      go.prefill = prefill;
+      const auto batch = generate_streams(model, prompt, 90, S, so, go);
+      ASSERT_EQ((int)batch.size(), S);
+      for (int i = 0; i < S; i++) {
+        SamplingOptions one = so;
+        one.seed = so.seed + i;
+        EXPECT_EQ(batch[i], generate(model, prompt, 90, one, go))
+            << "stream " << i << ", prompt of " << prompt_len << (prefill ? ", prefill" : ", stepwise");
+      }
+    }
   }
 }
 

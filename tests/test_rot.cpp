@@ -455,3 +455,46 @@ TEST(RotMixer, IncrementalStepEqualsFullForward) {
     EXPECT_LT(mixer_incremental_error("rot", cfg2, 211), 1e-4) << v;
   }
 }
+
+// rot_scan_step_batch over S streams at once (interleaved rings, one scratch per stream) gives, row
+// for row and bit for bit, what rot_scan_step gives on each stream alone, at every position: stepped
+// together from position 0, and from rings stored stream by stream (rot_scan_store_stream) halfway;
+// with S·W·Lv large enough for the streams to run in parallel too.
+TEST(RotScan, BatchedStepEqualsOneStepPerStream) {
+  std::mt19937 rng(31);
+  const ScanShape shapes[] = {{3, 9, 6, 2, 4}, {5, 20, 12, 3, 5}, {64, 6, 64, 4, 8}};
+  for (int vi = 0; vi < 3; vi++) {
+    const RotVariant v = kVariants[vi];
+    for (const ScanShape& s : shapes) {
+      const int H = op_heads(v, s.H), S = s.B, max_len = s.T + 3, t0 = s.T / 2;
+      const ScanData d = random_scan_data(v, s, rng);
+      const std::vector<float> theta0(d.theta0.begin(), d.theta0.end()), phase(d.phase.begin(), d.phase.end());
+      const size_t per_pos = v == RotVariant::Dynamic ? 0 : size_t(s.Lv) * rot_phase_width(v, s.W, H);
+      const size_t ssize = rot_scan_state_size(s.W, s.Lv, max_len), wsize = rot_scan_step_work_size(v, s.W, H, s.Lv);
+      std::vector<float> one_state(size_t(S) * ssize), one_work(wsize), from0(size_t(S) * ssize),
+          stored(size_t(S) * ssize), batch_work(size_t(S) * wsize), th(size_t(S) * s.W), ph(size_t(S) * per_pos),
+          one(size_t(S) * s.W), a(size_t(S) * s.W), b(size_t(S) * s.W);
+      const float* shared = v == RotVariant::Dynamic ? phase.data() : ph.data();
+      for (int t = 0; t < s.T; t++) {
+        if (t == t0)
+          for (int i = 0; i < S; i++)
+            rot_scan_store_stream(stored.data(), one_state.data() + size_t(i) * ssize, s.W, s.Lv, max_len, S, i);
+        for (int i = 0; i < S; i++) {  // stream i's row t
+          const size_t r = size_t(i) * s.T + t;
+          std::copy_n(theta0.data() + r * s.W, s.W, th.data() + size_t(i) * s.W);
+          std::copy_n(phase.data() + r * per_pos, per_pos, ph.data() + size_t(i) * per_pos);
+          rot_scan_step(one.data() + size_t(i) * s.W, one_state.data() + size_t(i) * ssize, one_work.data(),
+                        th.data() + size_t(i) * s.W, v == RotVariant::Dynamic ? phase.data() : ph.data() + size_t(i) * per_pos,
+                        v, t, max_len, s.W, H, s.Lv);
+        }
+        rot_scan_step_batch(a.data(), from0.data(), batch_work.data(), th.data(), shared, v, t, max_len, s.W, H, s.Lv, S, 0, S);
+        ASSERT_EQ(a, one) << kNames[vi] << " S=" << S << " t=" << t;
+        if (t >= t0) {
+          rot_scan_step_batch(b.data(), stored.data(), batch_work.data(), th.data(), shared, v, t, max_len, s.W, H, s.Lv,
+                              S, 0, S);
+          ASSERT_EQ(b, one) << kNames[vi] << " S=" << S << " t=" << t << " (stored at " << t0 << ")";
+        }
+      }
+    }
+  }
+}

@@ -51,6 +51,18 @@ ModeResult run_mode(Model<float>& model, int n, bool incremental, const std::vec
   return r;
 }
 
+// S streams of n characters each after a one-character prompt, stepped together: aggregate
+// characters per second (S·n over the wall time).
+double run_streams(Model<float>& model, int n, int S) {
+  SamplingOptions so;
+  so.seed = 11;
+  GenerationOptions go;
+  const std::vector<int32_t> prompt = {0};
+  const double t0 = now_seconds();
+  generate_streams(model, prompt, n, S, so, go);
+  return double(S) * n / (now_seconds() - t0);
+}
+
 struct PromptResult {
   double first_ms = NAN;     // generate() called → first character drawn (prefill)
   double after_ms = NAN;     // median gap between the next characters
@@ -164,7 +176,7 @@ int run_sample_bench(const SampleBenchOptions& o) {
 
   struct Summary {
     std::string name, target;
-    double growth = NAN, speedup = NAN;
+    double growth = NAN, speedup = NAN, single = NAN;
   };
   std::vector<Summary> summary;
   for (auto& s : subjects) {
@@ -196,6 +208,7 @@ int run_sample_bench(const SampleBenchOptions& o) {
       for (double v : r.at) c.push_back(fmt("%.6g", v));
       csv.row(c);
     }
+    sm.single = inc.chars_per_s;
     if (o.positions.size() >= 2) sm.growth = inc.at.back() / inc.at.front();
     if (!o.positions.empty() && o.full) sm.speedup = full.at.back() / inc.at.back();
     summary.push_back(sm);
@@ -211,6 +224,19 @@ int run_sample_bench(const SampleBenchOptions& o) {
     }
     std::printf("\n");
     pt.print(stdout);
+  }
+  if (o.streams > 1) {
+    Table st({"mixer", "streams", "chars/stream", "aggregate chars/s", "chars/s per stream", "vs 1 stream"});
+    for (size_t i = 0; i < subjects.size(); i++) {
+      Subject& s = subjects[i];
+      std::fprintf(stderr, "  %s: %d streams...\n", s.name.c_str(), o.streams);
+      run_streams(*s.model, std::min(o.tokens, 16), o.streams);  // warm-up (the streams' buffers)
+      const double agg = run_streams(*s.model, o.tokens, o.streams);
+      st.add({s.name, std::to_string(o.streams), std::to_string(o.tokens), num(agg), num(agg / o.streams),
+              fmt("%.1fx", agg / summary[i].single)});
+    }
+    std::printf("\n");
+    st.print(stdout);
   }
   std::printf("\n");
   table.print(stdout);

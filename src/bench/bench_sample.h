@@ -1,7 +1,9 @@
 // bench_sample: `spectral bench sample` — generation speed with the incremental state (Model::step)
 // and without it (a full forward over the window per character, sampler's --no-cache path):
 // characters/second over N characters and the time per character around chosen positions; with a
-// prompt length, the time to the first character after that prompt (prefill, or step by step).
+// prompt length, the time to the first character after that prompt (prefill, or step by step); with
+// streams > 1, the aggregate characters/second of that many continuations stepped together
+// (generate_streams: matrix products over the streams' rows).
 #pragma once
 
 #include <memory>
@@ -28,6 +30,8 @@ struct SampleBenchOptions {
   // prefill) and the time per character after it; prompt_stepwise also times feeding it step by step
   int prompt = 0;
   bool prompt_stepwise = false;
+  // > 1: also generate `tokens` characters in each of this many streams at once (0 or 1: skip)
+  int streams = 64;
 };
 
 int run_sample_bench(const SampleBenchOptions& opt);

@@ -148,6 +148,10 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
   sample->add_option("--prompt", sa->o.prompt, "Also time a prompt of this many characters (time to the first character)")
       ->check(CLI::NonNegativeNumber);
   sample->add_flag("--prompt-stepwise", sa->o.prompt_stepwise, "With --prompt: also time feeding it step by step");
+  sample->add_option("--streams", sa->o.streams,
+                     "Also generate --tokens characters in each of this many streams at once (aggregate chars/s; 0 = skip)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   add_threads_option(sample, &sa->threads);
 
   *action = [=]() -> int {

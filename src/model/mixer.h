@@ -48,6 +48,21 @@ class Mixer {
   // positions 0..Tn−1 would have left it, so that the next step() is at position Tn. Built from what
   // the forward computed (batched over positions), never by stepping.
   virtual void prefill(const T* in, const T* params) = 0;
+
+  // Several streams of one length (sampling S continuations of one prompt at once): begin_streams(S)
+  // makes room for S states of begin_incremental's max_len (the one-sequence state is kept);
+  // store_stream(i) copies the one-sequence state, as prefill() or step() left it, into stream i;
+  // step_streams() consumes position pos of streams first..first+count−1: rows first.. of in (S,d)
+  // → the same rows of out (S,d), the projections as matrix products over those rows; row i equals
+  // step() on stream i alone. Per position, prepare_streams(pos) runs once first; then step_streams
+  // may run on disjoint row ranges concurrently.
+  virtual void begin_streams(int S) = 0;
+  virtual void store_stream(int i) = 0;
+  virtual void prepare_streams(int pos, const T* params) {}
+  virtual void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) = 0;
+  // Bytes begin_streams(S) allocates per stream for max_len positions (what a caller checks against
+  // the memory there is).
+  virtual size_t stream_bytes(int max_len) const = 0;
 };
 
 // Builds the mixer named name (an entry of model/mixer_registry) for a model config; throws

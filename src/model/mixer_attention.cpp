@@ -2,6 +2,7 @@
 // its incremental step (projections around ops/attention's step; the key/value cache lives here).
 #include "model/mixer_attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -82,6 +83,38 @@ void AttentionMixer<T>::prefill(const T* /*in*/, const T* /*P*/) {
     throw std::invalid_argument("attention: prefill needs a forward over one sequence within begin_incremental's length");
   for (int t = 0; t < T_; t++)
     std::memcpy(inc_kv_.data() + (size_t)t * 2 * d_, qkv_ + (size_t)t * 3 * d_ + d_, (size_t)2 * d_ * sizeof(T));
+}
+
+template <typename T>
+size_t AttentionMixer<T>::stream_bytes(int max_len) const {
+  return ((size_t)max_len * 2 * d_ + attention_step_scratch_size(max_len, window_, heads_) + (size_t)4 * d_) * sizeof(T);
+}
+
+template <typename T>
+void AttentionMixer<T>::begin_streams(int S) {
+  streams_ = S;
+  st_kv_.assign((size_t)S * inc_kv_.size(), T(0));
+  st_scores_.assign((size_t)S * attention_step_scratch_size(inc_len_, window_, heads_), T(0));
+  st_tmp_.assign((size_t)S * 4 * d_, T(0));
+}
+
+template <typename T>
+void AttentionMixer<T>::store_stream(int i) {
+  if (i < 0 || i >= streams_) throw std::out_of_range("attention: stream outside begin_streams' count");
+  std::copy(inc_kv_.begin(), inc_kv_.end(), st_kv_.begin() + (size_t)i * inc_kv_.size());
+}
+
+template <typename T>
+void AttentionMixer<T>::step_streams(T* out, const T* in, int pos, const T* P, int first, int count) {
+  if (pos < 0 || pos >= inc_len_) throw std::out_of_range("attention: step position beyond begin_incremental's max_len");
+  const int S = streams_;
+  const size_t ss = attention_step_scratch_size(inc_len_, window_, heads_);
+  T* qkv = st_tmp_.data() + (size_t)first * 3 * d_;                // rows of (S,3d)
+  T* att = st_tmp_.data() + (size_t)S * 3 * d_ + (size_t)first * d_;  // rows of (S,d)
+  linear_forward(qkv, in + (size_t)first * d_, P + w_qkv_, (const T*)nullptr, count, d_, 3 * d_);
+  attention_step_batch(att, st_kv_.data() + first * inc_kv_.size(), inc_kv_.size(), st_scores_.data() + first * ss, ss,
+                       qkv, pos, d_, heads_, window_, count);
+  linear_forward(out + (size_t)first * d_, att, P + w_out_, (const T*)nullptr, count, d_, d_);
 }
 
 template class AttentionMixer<float>;

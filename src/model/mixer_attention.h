@@ -22,6 +22,10 @@ class AttentionMixer : public Mixer<T> {
   void begin_incremental(int max_len) override;
   void step(T* out, const T* in, int pos, const T* params) override;
   void prefill(const T* in, const T* params) override;
+  void begin_streams(int S) override;
+  void store_stream(int i) override;
+  void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) override;
+  size_t stream_bytes(int max_len) const override;
 
  private:
   int d_, heads_, window_;
@@ -33,6 +37,8 @@ class AttentionMixer : public Mixer<T> {
   // output, the step's scores over the visible keys)
   std::vector<T> inc_kv_, inc_tmp_;
   int inc_len_ = 0;
+  int streams_ = 0;
+  std::vector<T> st_kv_, st_scores_, st_tmp_;  // streams: S caches, S scratch, S rows of qkv and output
 };
 
 }  // namespace spectral

@@ -151,6 +151,52 @@ void FftMixer<T>::prefill(const T* /*in*/, const T* P) {
   std::memcpy(inc_u_.data(), u_, (size_t)T_ * d_ * sizeof(T));
 }
 
+template <typename T>
+size_t FftMixer<T>::stream_bytes(int max_len) const {
+  return ((size_t)max_len * d_ + (size_t)3 * d_) * sizeof(T);
+}
+
+template <typename T>
+void FftMixer<T>::begin_streams(int S) {
+  streams_ = S;
+  st_u_.assign((size_t)S * inc_u_.size(), T(0));
+  st_tmp_.assign((size_t)S * 3 * d_, T(0));
+}
+
+template <typename T>
+void FftMixer<T>::store_stream(int i) {
+  if (i < 0 || i >= streams_) throw std::out_of_range("fft mixer: stream outside begin_streams' count");
+  std::copy(inc_u_.begin(), inc_u_.end(), st_u_.begin() + (size_t)i * inc_u_.size());
+}
+
+// The streams share the transposed taps (grown as in step(), once per position by prepare_streams,
+// before the row groups run); each has its own cache of u.
+template <typename T>
+void FftMixer<T>::prepare_streams(int pos, const T* P) {
+  if ((size_t)pos * d_ >= inc_u_.size()) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
+  if (pos == 0) inc_kt_rows_ = 0;
+  make_step_taps(P, pos + 1);
+}
+
+template <typename T>
+void FftMixer<T>::step_streams(T* out, const T* in, int pos, const T* P, int first, int count) {
+  const int S = streams_;
+  const size_t at = (size_t)first * d_;
+  T* u = st_tmp_.data() + at;
+  T* y = st_tmp_.data() + (size_t)S * d_ + at;
+  T* g = st_tmp_.data() + (size_t)2 * S * d_ + at;
+  in += at;
+  out += at;
+  linear_forward(u, in, P + w_in_, (const T*)nullptr, count, d_, d_);
+  fft_conv_step_batch(y, st_u_.data() + first * inc_u_.size(), inc_u_.size(), u, inc_kt_.data(), P + d_skip_, pos, d_,
+                      count);
+  if (fc_.gate) {
+    linear_forward(g, in, P + w_gate_, (const T*)nullptr, count, d_, d_);
+    mul_forward(y, g, y, (size_t)count * d_);
+  }
+  linear_forward(out, y, P + w_out_, (const T*)nullptr, count, d_, d_);
+}
+
 template class FftMixer<float>;
 template class FftMixer<double>;
 

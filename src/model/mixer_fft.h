@@ -29,6 +29,11 @@ class FftMixer : public Mixer<T> {
   size_t remembered_tap_bytes() const { return spectra_taps_.capacity() * sizeof(T); }
   void step(T* out, const T* in, int pos, const T* params) override;
   void prefill(const T* in, const T* params) override;
+  void begin_streams(int S) override;
+  void store_stream(int i) override;
+  void prepare_streams(int pos, const T* params) override;
+  void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) override;
+  size_t stream_bytes(int max_len) const override;
 
  private:
   int d_, context_;
@@ -40,6 +45,8 @@ class FftMixer : public Mixer<T> {
   std::vector<T> inc_u_, inc_tmp_;  // incremental: cached u (max_len,d), one row of temporaries
   std::vector<T> inc_kt_;           // the kernel taps transposed (max_len,d): rows 0..inc_kt_rows_−1 made
   int inc_kt_rows_ = 0;
+  int streams_ = 0;
+  std::vector<T> st_u_, st_tmp_;  // streams: S cached u (max_len,d) and S rows of temporaries
   void make_step_taps(const T* params, int rows);  // at least rows rows (grown by doubling)
   // The kernel taps (d, T_) whose spectra spectra_ holds, valid until the next bind: a forward with
   // unchanged weights (evaluation batches, sampling without state) skips the kernel transform.

@@ -14,6 +14,7 @@
 // choice of c, kept as the contract says.
 #include "model/mixer_rot.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -158,6 +159,56 @@ void RotMixer<T>::prefill(const T* /*in*/, const T* P) {
   const T* phase = P_ > 0 ? phi_ : P + w_level_;
   std::vector<T> work(rot_scan_prefill_work_size(T_, W_));
   rot_scan_prefill(inc_state_.data(), work.data(), theta0_, phase, variant_, T_, inc_len_, W_, scan_heads(), Lv_, trig_);
+}
+
+template <typename T>
+size_t RotMixer<T>::stream_bytes(int max_len) const {
+  return (rot_scan_state_size(W_, Lv_, max_len) + rot_scan_step_work_size(variant_, W_, scan_heads(), Lv_) +
+          size_t(2) * W_ + d_ + 1 + size_t(Lv_) * P_) * sizeof(T);
+}
+
+template <typename T>
+void RotMixer<T>::begin_streams(int S) {
+  streams_ = S;
+  st_state_.assign(size_t(S) * inc_state_.size(), T(0));
+  st_work_.assign(size_t(S) * inc_work_.size(), T(0));
+  st_.assign(size_t(S) * (size_t(2) * W_ + d_ + 1 + size_t(Lv_) * P_), T(0));
+}
+
+template <typename T>
+void RotMixer<T>::store_stream(int i) {
+  if (i < 0 || i >= streams_) throw std::out_of_range("rot mixer: stream outside begin_streams' count");
+  rot_scan_store_stream(st_state_.data(), inc_state_.data(), W_, Lv_, inc_len_, streams_, i);
+}
+
+template <typename T>
+void RotMixer<T>::step_streams(T* out, const T* in, int pos, const T* P, int first, int count) {
+  if (pos < 0 || pos >= inc_len_) throw std::out_of_range("rot mixer: step position outside begin_incremental's range");
+  const int S = streams_;
+  T* theta0 = st_.data();
+  T* thetaL = theta0 + size_t(S) * W_;
+  T* u = thetaL + size_t(S) * W_;
+  T* rstd = u + size_t(S) * d_;
+  T* phi = rstd + S;
+  const T* phase_all = P_ > 0 ? phi : P + w_level_;  // the rows of all streams, for the scan
+  theta0 += size_t(first) * W_;
+  thetaL += size_t(first) * W_;
+  u += size_t(first) * d_;
+  rstd += first;
+  phi += size_t(first) * Lv_ * P_;
+  in += size_t(first) * d_;
+  out += size_t(first) * d_;
+  const int rows = count;
+  if (normed()) {
+    linear_forward(u, in, P + w_theta_, (const T*)nullptr, rows, d_, d_);
+    rmsnorm_forward(theta0, rstd, u, (const T*)nullptr, rows, d_);
+  } else {
+    linear_forward(theta0, in, P + w_theta_, (const T*)nullptr, rows, d_, W_);
+  }
+  if (P_ > 0) linear_forward(phi, in, P + w_phi_, (const T*)nullptr, rows, d_, Lv_ * P_);
+  rot_scan_step_batch(st_.data() + size_t(S) * W_, st_state_.data(), st_work_.data(), st_.data(), phase_all, variant_,
+                      pos, inc_len_, W_, scan_heads(), Lv_, S, first, count);
+  linear_forward(out, thetaL, P + w_out_, (const T*)nullptr, rows, W_, d_);
 }
 
 template class RotMixer<float>;

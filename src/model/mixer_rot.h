@@ -29,6 +29,10 @@ class RotMixer : public Mixer<T> {
   void begin_incremental(int max_len) override;
   void step(T* out, const T* in, int pos, const T* params) override;
   void prefill(const T* in, const T* params) override;
+  void begin_streams(int S) override;
+  void store_stream(int i) override;
+  void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) override;
+  size_t stream_bytes(int max_len) const override;
 
  private:
   bool normed() const { return variant_ != RotVariant::LowRank; }  // θ_0 through RMSNorm
@@ -46,6 +50,9 @@ class RotMixer : public Mixer<T> {
   // position of temporaries (θ_0, θ_Lv, u, rstd, φ).
   int inc_len_ = 0;
   std::vector<T> inc_state_, inc_work_, inc_;
+  // streams: the S streams' rings interleaved (ops/rot_scan_step_batch), S scratch, S rows of temporaries
+  int streams_ = 0;
+  std::vector<T> st_state_, st_work_, st_;
 };
 
 }  // namespace spectral

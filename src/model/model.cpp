@@ -13,6 +13,7 @@
 #include "ops/gelu.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
+#include "util/threads.h"
 
 namespace spectral {
 
@@ -257,6 +258,77 @@ const T* Model<T>::step(int32_t token, int pos) {
   rmsnorm_forward(ln, rstd, x, P + lnf_w_, 1, d_);
   linear_forward(logits, ln, lm_weight(), (const T*)nullptr, 1, d_, V_);
   return logits;
+}
+
+template <typename T>
+size_t Model<T>::stream_bytes(int max_len) const {
+  size_t n = ((size_t)4 * d_ + 2 * hidden_ + V_ + 1) * sizeof(T);
+  for (const auto& ly : layers_) n += ly.mixer->stream_bytes(max_len);
+  return n;
+}
+
+template <typename T>
+void Model<T>::begin_streams(int S) {
+  if (S < 1) throw std::invalid_argument("model: begin_streams needs at least one stream");
+  if (inc_.empty()) throw std::logic_error("model: begin_streams needs begin_incremental or prefill first");
+  streams_ = S;
+  for (auto& ly : layers_) ly.mixer->begin_streams(S);
+  st_.assign((size_t)S * inc_.size(), T(0));
+}
+
+template <typename T>
+void Model<T>::store_stream(int i) {
+  if (i < 0 || i >= streams_) throw std::out_of_range("model: stream outside begin_streams' count");
+  for (auto& ly : layers_) ly.mixer->store_stream(i);
+}
+
+// step() over S rows: every product is a matrix product (linear_forward over the rows). The streams
+// are split into one group per thread, each group stepped through every layer on its own thread
+// (its products single-threaded inside the region): one parallel region per character instead of
+// one per product.
+template <typename T>
+const T* Model<T>::step_streams(const int32_t* tokens, int pos) {
+  const int S = streams_;
+  const T* P = params.data();
+  for (auto& ly : layers_) ly.mixer->prepare_streams(pos, P);
+  const int groups = std::max(1, std::min(num_threads(), S / 2));
+  const int per = (S + groups - 1) / groups;
+#pragma omp parallel for schedule(static) num_threads(groups) if (groups > 1)
+  for (int g = 0; g < groups; g++) {
+    const int lo = g * per, n = std::min(per, S - lo);
+    if (n > 0) step_rows(tokens, pos, lo, n);
+  }
+  return st_.data() + (size_t)S * (3 * d_ + 2 * hidden_);
+}
+
+template <typename T>
+void Model<T>::step_rows(const int32_t* tokens, int pos, int lo, int n) {
+  const int S = streams_;
+  const T* P = params.data();
+  const size_t Sd = (size_t)S * d_, Sh = (size_t)S * hidden_, nd = (size_t)n * d_, nh = (size_t)n * hidden_;
+  T* x_all = st_.data();
+  T* ln_all = x_all + Sd;
+  T* out_all = ln_all + Sd;
+  T* h = out_all + Sd + (size_t)lo * hidden_;
+  T* a = out_all + Sd + Sh + (size_t)lo * hidden_;
+  T* logits = out_all + Sd + 2 * Sh + (size_t)lo * V_;
+  T* rstd = out_all + Sd + 2 * Sh + (size_t)S * V_ + lo;
+  T* x = x_all + (size_t)lo * d_;
+  T* ln = ln_all + (size_t)lo * d_;
+  T* out = out_all + (size_t)lo * d_;
+  embedding_forward(x, tokens + lo, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, n, 1, d_, pos);
+  for (auto& ly : layers_) {
+    rmsnorm_forward(ln, rstd, x, P + ly.ln1_w, n, d_);
+    ly.mixer->step_streams(out_all, ln_all, pos, P, lo, n);
+    add_inplace(x, out, nd);
+    rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, n, d_);
+    linear_forward(h, ln, P + ly.w1, P + ly.b1, n, d_, hidden_);
+    gelu_forward(a, h, nh);
+    linear_forward(out, a, P + ly.w2, P + ly.b2, n, hidden_, d_);
+    add_inplace(x, out, nd);
+  }
+  rmsnorm_forward(ln, rstd, x, P + lnf_w_, n, d_);
+  linear_forward(logits, ln, lm_weight(), (const T*)nullptr, n, d_, V_);
 }
 
 // Rows of the MLP computed at a time during a prefill (its hidden activations are 4d per row).

@@ -85,6 +85,18 @@ class Model {
   // one layer's activations, shared by the layers in turn (the next forward() rebinds).
   const T* prefill(const int32_t* tokens, int n, int max_len);
 
+  // Several streams at once (S continuations of one prompt): after begin_incremental or prefill,
+  // begin_streams(S) makes room for S streams; store_stream(i) copies the one-sequence state (as
+  // prefill or step left it) into stream i; step_streams consumes tokens (S), one per stream, all at
+  // position pos, through matrix products over the S rows, and returns the logits (S,V): row i
+  // equals step() on stream i alone. The one-sequence state stays usable (a stream whose window is
+  // full is rebuilt by prefill, then stored again).
+  void begin_streams(int S);
+  void store_stream(int i);
+  const T* step_streams(const int32_t* tokens, int pos);
+  // Bytes begin_streams allocates per stream for max_len positions, counted without allocating.
+  size_t stream_bytes(int max_len) const;
+
  private:
   struct Layer {
     std::unique_ptr<Mixer<T>> mixer;
@@ -108,6 +120,9 @@ class Model {
   // index of this batch's first element in the step's whole batch (each dropout site is (B,T,d))
   size_t drop_first() const { return size_t(drop_.first_row) * T_ * d_; }
   std::vector<T> inc_;  // incremental scratch: residual, norm, MLP hidden, logits
+  int streams_ = 0;
+  std::vector<T> st_;  // streams: inc_'s rows, S of each
+  void step_rows(const int32_t* tokens, int pos, int lo, int n);  // streams lo..lo+n−1 of step_streams
   // prefill: the residual stream, norm, rstd, branch output and MLP rows of a chunk (pre_act_); the
   // mixers' buffers (pre_saved_, pre_scratch_), one layer's worth that every layer reuses in turn
   Arena<T> pre_act_, pre_saved_, pre_scratch_;

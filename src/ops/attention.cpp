@@ -19,6 +19,7 @@
 
 #include "ops/fast_math.h"
 #include "ops/gemm.h"
+#include "util/threads.h"
 
 namespace spectral {
 
@@ -276,7 +277,20 @@ template void attention_backward<double>(double*, double*, const double*, const 
                                          int, int, int);
 template void attention_naive_forward<float>(float*, const float*, int, int, int, int, int);
 template void attention_naive_forward<double>(double*, const double*, int, int, int, int, int);
+template <typename T>
+void attention_step_batch(T* out, T* kv, size_t kv_size, T* scores, size_t scores_size, const T* qkv, int pos, int C,
+                          int H, int window, int S) {
+  const long visible = std::min<long>(long(pos) + 1, window);
+#pragma omp parallel for schedule(static) if (long(S) * visible * 2 * C >= kMinParallelWork)
+  for (int i = 0; i < S; i++)
+    attention_step(out + size_t(i) * C, kv + size_t(i) * kv_size, scores + size_t(i) * scores_size,
+                   qkv + size_t(i) * 3 * C, pos, C, H, window);
+}
+
 template void attention_step<float>(float*, float*, float*, const float*, int, int, int, int);
+template void attention_step_batch<float>(float*, float*, size_t, float*, size_t, const float*, int, int, int, int, int);
+template void attention_step_batch<double>(double*, double*, size_t, double*, size_t, const double*, int, int, int,
+                                           int, int);
 template void attention_step<double>(double*, double*, double*, const double*, int, int, int, int);
 
 }  // namespace spectral

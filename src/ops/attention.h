@@ -50,5 +50,11 @@ size_t attention_step_scratch_size(int max_len, int window, int H);
 // overwritten.
 template <typename T>
 void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int H, int window);
+// The step for S independent streams at the same position pos: stream i's cache at kv + i·kv_size
+// (kv_size >= max_len·2C), its scratch at scores + i·scores_size; out (S,C), qkv (S,3C). Row i
+// equals attention_step on stream i alone.
+template <typename T>
+void attention_step_batch(T* out, T* kv, size_t kv_size, T* scores, size_t scores_size, const T* qkv, int pos, int C,
+                          int H, int window, int S);
 
 }  // namespace spectral

@@ -232,6 +232,14 @@ void fft_conv_step_taps(T* kt, const T* k, int kstride, int from, int to, int C)
     }
 }
 
+template <typename T>
+void fft_conv_step_batch(T* y, T* u_cache, size_t cache_size, const T* u, const T* kt, const T* D, int pos, int C,
+                         int S) {
+#pragma omp parallel for schedule(static) if (long(S) * (long(pos) + 1) * C >= kMinParallelWork)
+  for (int i = 0; i < S; i++)
+    fft_conv_step(y + size_t(i) * C, u_cache + size_t(i) * cache_size, u + size_t(i) * C, kt, D, pos, C);
+}
+
 #define SPECTRAL_INSTANTIATE(T)                                                                        \
   template void fft_conv_forward<T>(T*, T*, const T*, const T*, int, const T*, int, int, int, bool);   \
   template void fft_conv_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, const T*, \
@@ -240,6 +248,7 @@ void fft_conv_step_taps(T* kt, const T* k, int kstride, int from, int to, int C)
   template void conv_naive_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, const T*, int,   \
                                        int, int);                                                      \
   template void fft_conv_step<T>(T*, T*, const T*, const T*, const T*, int, int);                        \
+  template void fft_conv_step_batch<T>(T*, T*, size_t, const T*, const T*, const T*, int, int, int);     \
   template void fft_conv_step_taps<T>(T*, const T*, int, int, int, int);
 SPECTRAL_INSTANTIATE(float)
 SPECTRAL_INSTANTIATE(double)

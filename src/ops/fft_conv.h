@@ -45,6 +45,12 @@ void conv_naive_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* 
 // into row pos of u_cache first.
 template <typename T>
 void fft_conv_step(T* y, T* u_cache, const T* u, const T* kt, const T* D, int pos, int C);
+// The step for S independent streams at the same position pos sharing the taps kt: stream i's cache
+// at u_cache + i·cache_size (cache_size >= max_len·C); y (S,C), u (S,C). Row i equals fft_conv_step
+// on stream i alone.
+template <typename T>
+void fft_conv_step_batch(T* y, T* u_cache, size_t cache_size, const T* u, const T* kt, const T* D, int pos, int C,
+                         int S);
 // Rows from..to−1 of kt (len, C): taps from..to−1 of k (C, kstride) transposed (to <= kstride). A
 // cache grows kt as positions advance instead of transposing every tap up front.
 template <typename T>

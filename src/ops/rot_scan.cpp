@@ -698,9 +698,15 @@ size_t rot_scan_step_work_size(RotVariant v, int W, int H, int Lv) {
 
 // The level loop for one position: θ_{l+1} = c·(cos φ_l ⊙ θ_l + sin φ_l ⊙ θ_l[pos − 2^l]), the
 // shifted state read from level l's ring before θ_l[pos] replaces it there.
+// A stream's level update is a few hundred multiply-adds per level, plus reads from rings far apart
+// in memory: worth a thread from a smaller total than the elementwise loops.
+static constexpr long kMinStepStreamsWork = 1L << 12;
+
+// Stream i of S whose rings are interleaved (rot_scan_step_batch's layout); S = 1, i = 0 is the
+// one-stream layout.
 template <typename T>
-void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
-                   int W, int H, int Lv) {
+static void step_stream(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
+                        int W, int H, int Lv, int S, int i) {
   assert(pos >= 0 && pos < max_len);
   const int nphase = step_phases(v, W, H, Lv);
   T* theta = work;
@@ -713,7 +719,7 @@ void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, R
   const int hw = W / H;
   for (int l = 0; l < Lv; l++) {
     const long s = 1L << l;
-    T* slot = s < max_len ? state + (size_t(s) - 1) * W + size_t(pos & (s - 1)) * W : nullptr;
+    T* slot = s < max_len ? state + ((size_t(s) - 1) * S + size_t(pos & (s - 1)) * S + i) * W : nullptr;
     const T* prev = pos >= s ? slot : nullptr;  // θ_l[pos − s], stored s steps ago in this slot
     const T *cl = cs, *sl = sn;
     if (v == RotVariant::LowRank) {
@@ -733,6 +739,34 @@ void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, R
     std::swap(theta, next);
   }
   std::memcpy(out, theta, size_t(W) * sizeof(T));
+}
+
+template <typename T>
+void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
+                   int W, int H, int Lv) {
+  step_stream(out, state, work, theta0, phase, v, pos, max_len, W, H, Lv, 1, 0);
+}
+
+// Streams in order over interleaved rings: at a given position and level the S slots are adjacent,
+// so the streams walk memory forwards instead of each jumping into its own ring far away.
+template <typename T>
+void rot_scan_step_batch(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos,
+                         int max_len, int W, int H, int Lv, int S, int first, int count) {
+  const size_t wsize = rot_scan_step_work_size(v, W, H, Lv);
+  const size_t per_phase = v == RotVariant::Dynamic ? 0 : size_t(Lv) * rot_phase_width(v, W, H);
+#pragma omp parallel for schedule(static) if (long(count) * W * std::max(Lv, 1) >= kMinStepStreamsWork)
+  for (int i = first; i < first + count; i++)
+    step_stream(out + size_t(i) * W, state, work + size_t(i) * wsize, theta0 + size_t(i) * W,
+                phase + size_t(i) * per_phase, v, pos, max_len, W, H, Lv, S, i);
+}
+
+template <typename T>
+void rot_scan_store_stream(T* streams, const T* state, int W, int Lv, int max_len, int S, int i) {
+  for (int l = 0; l < Lv && (1L << l) < max_len; l++) {
+    const size_t s = size_t(1) << l;
+    for (size_t slot = 0; slot < s; slot++)
+      std::memcpy(streams + ((s - 1) * S + slot * S + i) * W, state + (s - 1 + slot) * W, size_t(W) * sizeof(T));
+  }
 }
 
 size_t rot_scan_prefill_work_size(int Tn, int W) { return 2 * size_t(Tn) * W; }
@@ -816,6 +850,9 @@ void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVar
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
                                      int, int, int, int);                                                    \
   template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);    \
+  template void rot_scan_step_batch<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int, int, \
+                                       int);                                                                        \
+  template void rot_scan_store_stream<T>(T*, const T*, int, int, int, int, int);                                  \
   template void rot_scan_prefill<T>(T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, const T*);
 SPECTRAL_ROT_INSTANTIATE(float)
 SPECTRAL_ROT_INSTANTIATE(double)

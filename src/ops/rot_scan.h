@@ -78,6 +78,21 @@ template <typename T>
 void rot_scan_step(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos, int max_len,
                    int W, int H, int Lv);
 
+// The step for S independent streams at the same position pos. Their rings are interleaved:
+// S·rot_scan_state_size values where level l's ring holds, for each slot, the S streams' states side
+// by side (slot p of stream i at ((2^l − 1)·S + p·S + i)·W), so that one step walks memory forwards.
+// work: S·rot_scan_step_work_size; out (S,W), theta0 (S,W), phase φ (S,Lv,P) (LowRank, HeadPhase)
+// or w (Lv, W/H) shared by all streams (Dynamic). Steps streams first..first+count−1 (rows of the
+// full arrays); row i equals rot_scan_step on stream i alone (the streams run in parallel when there
+// are enough of them and the caller is not already inside a parallel region).
+template <typename T>
+void rot_scan_step_batch(T* out, T* state, T* work, const T* theta0, const T* phase, RotVariant v, int pos,
+                         int max_len, int W, int H, int Lv, int S, int first, int count);
+// Copies one stream's rings (rot_scan_step's layout, rot_scan_state_size values) into stream i of
+// rot_scan_step_batch's interleaved rings.
+template <typename T>
+void rot_scan_store_stream(T* streams, const T* state, int W, int Lv, int max_len, int S, int i);
+
 // Prefill of the step's state for one sequence: the rings (rot_scan_state_size) as rot_scan_step
 // leaves them after positions 0..Tn−1 (1 <= Tn <= max_len), computed level by level over whole rows
 // (batched over positions, parallel over them) instead of one position at a time. theta0 (Tn, W);

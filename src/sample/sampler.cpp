@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 
@@ -81,6 +82,68 @@ std::vector<int32_t> generate(Model<float>& model, const std::vector<int32_t>& p
     }
   }
   return out;
+}
+
+std::vector<std::vector<int32_t>> generate_streams(Model<float>& model, const std::vector<int32_t>& prompt, int n_new,
+                                                   int S, const SamplingOptions& sopt, const GenerationOptions& gopt,
+                                                   const std::function<void(int, int32_t)>& on_token) {
+  if (S < 1) throw std::invalid_argument("generate_streams: need at least one stream");
+  if (prompt.empty()) throw std::invalid_argument("generate: empty prompt");
+  std::vector<std::vector<int32_t>> outs(S);
+  if (S == 1 || !gopt.incremental) {  // one stream at a time: generate() itself
+    for (int i = 0; i < S; i++) {
+      SamplingOptions so = sopt;
+      so.seed = sopt.seed + uint64_t(i);
+      outs[i] = generate(model, prompt, n_new, so, gopt, [&](int32_t id) {
+        if (on_token) on_token(i, id);
+      });
+    }
+    return outs;
+  }
+  const int ctx = model.config().context, V = model.vocab_size();
+  std::vector<std::mt19937_64> rngs;
+  for (int i = 0; i < S; i++) rngs.emplace_back(sopt.seed + uint64_t(i));
+  std::vector<float> scratch, logits((size_t)S * V);
+  std::vector<std::vector<int32_t>> hist(S, prompt);
+  std::vector<int32_t> next(S);
+  // the one-sequence state over the last keep characters of h (as generate's refill); its logits
+  auto fill = [&](const std::vector<int32_t>& h, size_t keep) -> const float* {
+    if (gopt.prefill) return model.prefill(h.data() + h.size() - keep, (int)keep, ctx);
+    model.begin_incremental(ctx);
+    const float* l = nullptr;
+    int p = 0;
+    for (size_t j = h.size() - keep; j < h.size(); j++) l = model.step(h[j], p++);
+    return l;
+  };
+  int pos = (int)std::min<size_t>(prompt.size(), ctx);
+  const float* first = fill(prompt, (size_t)pos);
+  model.begin_streams(S);
+  for (int i = 0; i < S; i++) {
+    model.store_stream(i);
+    std::memcpy(logits.data() + (size_t)i * V, first, (size_t)V * sizeof(float));
+  }
+  for (int n = 0; n < n_new; n++) {
+    for (int i = 0; i < S; i++) {
+      next[i] = pick_token(logits.data() + (size_t)i * V, V, sopt, rngs[i], scratch);
+      hist[i].push_back(next[i]);
+      outs[i].push_back(next[i]);
+      if (on_token) on_token(i, next[i]);
+    }
+    if (n + 1 == n_new) break;
+    if (pos == ctx) {  // every window is full: rebuild each stream from its last context/2 characters
+      const size_t keep = (size_t)std::max(1, ctx / 2);
+      for (int i = 0; i < S; i++) {
+        const float* l = fill(hist[i], keep);
+        model.store_stream(i);
+        std::memcpy(logits.data() + (size_t)i * V, l, (size_t)V * sizeof(float));
+      }
+      pos = (int)keep;
+    } else {
+      const float* l = model.step_streams(next.data(), pos++);
+      std::memcpy(logits.data(), l, (size_t)S * V * sizeof(float));
+    }
+  }
+  return outs;
 }
 
 }  // namespace spectral

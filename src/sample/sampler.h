@@ -40,4 +40,13 @@ std::vector<int32_t> generate(Model<float>& model, const std::vector<int32_t>& p
                               const SamplingOptions& sopt, const GenerationOptions& gopt,
                               const std::function<void(int32_t)>& on_token = {});
 
+// S independent continuations of one prompt: stream i draws with seed sopt.seed + i and produces
+// what generate() would with that seed. Incremental mode prefills the prompt once, copies the state
+// into every stream and steps all streams together (Model::step_streams: matrix products over S
+// rows); a stream whose window fills is rebuilt on its own (prefill, then stored back). Full mode
+// and S = 1 run generate() per stream. on_token(i, id) is called as stream i draws id.
+std::vector<std::vector<int32_t>> generate_streams(Model<float>& model, const std::vector<int32_t>& prompt, int n_new,
+                                                   int S, const SamplingOptions& sopt, const GenerationOptions& gopt,
+                                                   const std::function<void(int, int32_t)>& on_token = {});
+
 }  // namespace spectral
