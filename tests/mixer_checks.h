@@ -26,7 +26,7 @@ inline ModelConfig small_model_config(int d = 8, int heads = 2, int context = 16
   m.mlp_ratio = 4;
   m.pos_emb = "learned";
   m.tie_embeddings = true;
-  m.fft = FftConfig{true, 0.5, 0.05, 0.5};
+  m.fft = FftConfig{true, 0.5, 0.05, 0.5, 4};
   m.rot = RotConfig{"lowrank", 0};
   m.local = LocalConfig{4};
   return m;

@@ -2,6 +2,7 @@
 // positive and finite, caps reported. No timing assertions (benchmarks report, tests check behaviour).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -176,8 +177,8 @@ TEST(Bench, SampleBothModesPerMixer) {
   RunResult r = run_spectral("bench sample --config " + cfg + " --mixers fft,local,rot-dynamic --tokens 40 "
                              "--positions 5,30 --around 2 --threads 1 --streams 3 --csv " + csv, dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* s : {"chars/s", "ms/char @5", "ms/char @30", "full/incr @30", "incremental", "full window",
-                        "aggregate chars/s", "vs 1 stream"})
+  for (const char* s : {"chars/s", "ms/char @5", "ms/char @30", "@30 / @5", "slowest char ms", "full/incr @30",
+                        "incremental", "full window", "aggregate chars/s", "vs 1 stream"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   const Rows rows = read_csv(csv);
   ASSERT_EQ(rows.size(), 6u);
@@ -186,6 +187,12 @@ TEST(Bench, SampleBothModesPerMixer) {
     positive(row, "ms_at_5");
     positive(row, "ms_at_30");
     EXPECT_EQ(row.at("context"), "48");
+    // the ratio of the two positions, and the slowest character is at least as slow as either
+    const double at5 = std::stod(row.at("ms_at_5")), at30 = std::stod(row.at("ms_at_30"));
+    EXPECT_NEAR(std::stod(row.at("ratio_last_first")), at30 / at5, 1e-4 * at30 / at5);
+    EXPECT_GE(std::stod(row.at("slowest_ms")), std::max(at5, at30) * (1 - 1e-5));
+    const int slowest_at = std::stoi(row.at("slowest_at"));
+    EXPECT_TRUE(slowest_at >= 1 && slowest_at < 40) << slowest_at;
   }
   // positions must lie inside the generated characters
   r = run_spectral("bench sample --config " + cfg + " --tokens 40 --positions 5,40", dir);

@@ -5,7 +5,10 @@
 // generate() feeding the prompt step by step, for prompts shorter than, equal to and longer than
 // the context and across the rebuilds of a full window; and, while everything fits in the window,
 // the same characters as recomputing a full forward for every character. Several streams stepped
-// together (Model::step_streams, generate_streams) equal each stream run alone.
+// together (Model::step_streams, generate_streams) equal each stream run alone. The fft mixer's
+// online convolution over several levels of blocks: steps and prefill + steps equal the full forward
+// at every position up to the whole context, and generation past the context draws what its direct
+// step draws, one stream and batched.
 #include <gtest/gtest.h>
 
 #include <ostream>
@@ -183,3 +186,85 @@ TEST_P(Generation, BatchedStreamsDrawWhatSingleStreamsDraw) {
 
 INSTANTIATE_TEST_SUITE_P(Stacks, Generation, ::testing::ValuesIn(kStacks),
                          [](const ::testing::TestParamInfo<Stack>& i) { return i.param.name; });
+
+// The fft mixer's online convolution (model.fft.step_block) in whole models: over a context of 256
+// with base blocks of 4 (6 levels of blocks), steps from position 0 give the full forward's logits at
+// every position, and a prefill of n (at and around block boundaries, up to the whole context)
+// followed by steps gives the same; for fft with and without its gate and for a stack of fft and rot.
+namespace {
+struct OnlineStack {
+  std::string name;
+  std::vector<std::string> mixers;
+  bool gate;
+};
+const OnlineStack kOnlineStacks[] = {
+    {"fft_gate", {"fft", "fft"}, true}, {"fft_nogate", {"fft", "fft"}, false}, {"fft_rot", {"fft", "rot", "fft"}, true}};
+}  // namespace
+
+TEST(GenerationOnline, StepsAndPrefillEqualFullForwardAtEveryPosition) {
+  const int T = 256, V = 11;
+  for (const OnlineStack& s : kOnlineStacks) {
+    ModelConfig cfg = tiny_model_config(s.mixers, 16, 2, T);
+    cfg.fft.gate = s.gate;
+    cfg.fft.step_block = 4;
+    Model<float> model(cfg, V);
+    model.init(17);
+    std::mt19937 rng(18);
+    const auto tok = random_tokens(T, V, rng);
+    model.forward(tok.data(), nullptr, 1, T);
+    const std::vector<float> full(model.logits(), model.logits() + (size_t)T * V);
+    std::vector<float> stepped((size_t)T * V);
+    model.begin_incremental(T);
+    double worst = 0;
+    for (int t = 0; t < T; t++) {
+      const float* l = model.step(tok[t], t);
+      std::copy(l, l + V, stepped.begin() + (size_t)t * V);
+      worst = std::max(worst, rel_error_of(l, full.data() + (size_t)t * V, V));
+    }
+    EXPECT_LE(worst, 1e-4) << s.name << ": steps";
+    for (int n : {1, 3, 4, 5, 8, 15, 16, 17, 64, 100, 128, 129, 192, 255, 256}) {
+      const float* l = model.prefill(tok.data(), n, T);
+      double vs_full = rel_error_of(l, full.data() + (size_t)(n - 1) * V, V);
+      double vs_steps = rel_error_of(l, stepped.data() + (size_t)(n - 1) * V, V);
+      for (int t = n; t < T; t++) {
+        l = model.step(tok[t], t);
+        vs_full = std::max(vs_full, rel_error_of(l, full.data() + (size_t)t * V, V));
+        vs_steps = std::max(vs_steps, rel_error_of(l, stepped.data() + (size_t)t * V, V));
+      }
+      EXPECT_LE(vs_full, 1e-4) << s.name << ": prefill of " << n;
+      EXPECT_LE(vs_steps, 1e-4) << s.name << ": prefill of " << n;
+    }
+  }
+}
+
+// Generation past the context (the window rebuilt from its last context/2 characters, by prefill or
+// step by step), one stream and batched streams: the online convolution draws what the direct sum
+// over the history (step_block = 0) draws, for prompts shorter than, equal to and longer than the
+// context.
+TEST(GenerationOnline, DrawsWhatTheDirectStepDraws) {
+  const int ctx = 64, V = 11, S = 3;
+  for (const OnlineStack& s : kOnlineStacks) {
+    ModelConfig cfg = tiny_model_config(s.mixers, 16, 2, ctx);
+    cfg.fft.gate = s.gate;
+    cfg.fft.step_block = 4;
+    ModelConfig direct_cfg = cfg;
+    direct_cfg.fft.step_block = 0;
+    Model<float> online(cfg, V), direct(direct_cfg, V);
+    online.init(19);
+    direct.params = online.params;
+    std::mt19937 rng(20);
+    for (int prompt_len : {1, 30, ctx, 90}) {
+      const auto prompt = random_tokens(prompt_len, V, rng);
+      for (bool prefill : {true, false}) {
+        SamplingOptions so;
+        so.seed = 23;
+        GenerationOptions go;
+        go.prefill = prefill;
+        const std::string what = s.name + ", prompt of " + std::to_string(prompt_len) + (prefill ? ", prefill" : "");
+        EXPECT_EQ(generate(online, prompt, 200, so, go), generate(direct, prompt, 200, so, go)) << what;
+        EXPECT_EQ(generate_streams(online, prompt, 150, S, so, go), generate_streams(direct, prompt, 150, S, so, go))
+            << what << ", " << S << " streams";
+      }
+    }
+  }
+}

@@ -31,6 +31,19 @@ TEST(FftMixer, IncrementalStepEqualsFullForward) {
   EXPECT_LT(mixer_incremental_error("fft", cfg, 200), 1e-4);
 }
 
+// The step's online convolution (ops/fft_online), at every position of a context spanning several
+// levels of blocks (base blocks of 1, 3, 4 and 16: up to 8 levels at T = 300), with and without the
+// gate, and the direct sum over the history (step_block = 0, the reference).
+TEST(FftMixer, IncrementalStepEqualsFullForwardForEveryBaseBlock) {
+  for (bool gate : {true, false})
+    for (int block : {0, 1, 3, 4, 16}) {
+      auto cfg = small_model_config(8, 2, 300);
+      cfg.fft.gate = gate;
+      cfg.fft.step_block = block;
+      EXPECT_LT(mixer_incremental_error("fft", cfg, 300), 1e-4) << "step_block " << block << (gate ? ", gate" : "");
+    }
+}
+
 // The kernel's spectra are kept across forwards while the taps stay the same (evaluation batches,
 // sampling without state); any change of a used tap, or a new binding, recomputes them.
 TEST(FftMixer, KernelSpectraAreReusedOnlyWhileTheTapsAreUnchanged) {

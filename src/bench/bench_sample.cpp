@@ -24,6 +24,8 @@ struct ModeResult {
   double chars_per_s = NAN;
   double total_s = NAN;
   std::vector<double> at;  // ms per character around each position
+  double worst_ms = NAN;    // the slowest character (a position where more work falls, e.g. fft's largest block)
+  int worst_at = 0;         // its position
 };
 
 // Generates n characters after a one-character prompt; gap[i] = seconds between characters i−1
@@ -42,6 +44,13 @@ ModeResult run_mode(Model<float>& model, int n, bool incremental, const std::vec
   ModeResult r;
   r.total_s = t1 - t0;
   r.chars_per_s = n / r.total_s;
+  for (int i = 1; i < n; i++) {
+    const double gap = 1e3 * (stamp[i] - stamp[i - 1]);
+    if (!(gap <= r.worst_ms)) {
+      r.worst_ms = gap;
+      r.worst_at = i;
+    }
+  }
   for (int p : positions) {
     std::vector<double> gaps;
     for (int i = std::max(1, p - around); i <= std::min(n - 1, p + around); i++)
@@ -168,10 +177,14 @@ int run_sample_bench(const SampleBenchOptions& o) {
   const int plast = o.positions.empty() ? 0 : o.positions.back();
   const int pfirst = o.positions.empty() ? 0 : o.positions.front();
   if (o.positions.size() >= 2) head.push_back(fmt("@%d / @%d", plast, pfirst));
+  head.push_back("slowest char ms (at)");
   if (!o.positions.empty() && o.full) head.push_back(fmt("full/incr @%d", plast));
   Table table(head);
   std::vector<std::string> csv_head = {"mixer", "mode", "tokens", "context", "threads", "chars_per_s", "total_s"};
   for (int p : o.positions) csv_head.push_back("ms_at_" + std::to_string(p));
+  if (o.positions.size() >= 2) csv_head.push_back("ratio_last_first");
+  csv_head.push_back("slowest_ms");
+  csv_head.push_back("slowest_at");
   Csv csv(o.csv, csv_head);
 
   struct Summary {
@@ -200,12 +213,16 @@ int run_sample_bench(const SampleBenchOptions& o) {
       std::vector<std::string> row = {s.name, mode == 0 ? "incremental" : "full window", num(r.chars_per_s)};
       for (double v : r.at) row.push_back(num(v));
       if (o.positions.size() >= 2) row.push_back(fmt("%.2f", r.at.back() / r.at.front()));
+      row.push_back(num(r.worst_ms) + " (" + std::to_string(r.worst_at) + ")");
       if (!o.positions.empty() && o.full) row.push_back(mode == 0 ? "" : fmt("%.1fx", full.at.back() / inc.at.back()));
       table.add(row);
       std::vector<std::string> c = {s.name, mode == 0 ? "incremental" : "full", std::to_string(o.tokens),
                                     std::to_string(ctx), std::to_string(threads), fmt("%.6g", r.chars_per_s),
                                     fmt("%.6g", r.total_s)};
       for (double v : r.at) c.push_back(fmt("%.6g", v));
+      if (o.positions.size() >= 2) c.push_back(fmt("%.6g", r.at.back() / r.at.front()));
+      c.push_back(fmt("%.6g", r.worst_ms));
+      c.push_back(std::to_string(r.worst_at));
       csv.row(c);
     }
     sm.single = inc.chars_per_s;

@@ -70,6 +70,8 @@ std::vector<Field> fields(Config& c) {
       {"model.fft.kernel_std", &c.model.fft.kernel_std, 0.3, "fft: scale of the initial kernel taps"},
       {"model.fft.decay_min", &c.model.fft.decay_min, 0.005, "fft: slowest initial kernel decay rate (1/positions)"},
       {"model.fft.decay_max", &c.model.fft.decay_max, 0.5, "fft: fastest initial kernel decay rate (1/positions)"},
+      {"model.fft.step_block", &c.model.fft.step_block, 64,
+       "fft generation: inputs of one block summed directly, earlier blocks added through FFTs (exact); 0 = sum the whole history directly"},
       {"model.rot.variant", &c.model.rot.variant, std::string("lowrank"), "rot: its variant (listed with the mixers after the keys)"},
       {"model.rot.rank", &c.model.rot.rank, 0, "rot lowrank: width r of theta; 0 = d_model/4"},
       {"model.local.window", &c.model.local.window, 64, "local: keys each query sees (itself included)"},

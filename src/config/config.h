@@ -22,6 +22,7 @@ struct FftConfig {
   double kernel_std;       // scale of the initial kernel taps
   double decay_min;        // slowest per-channel decay rate of the initial kernel (per position)
   double decay_max;        // fastest per-channel decay rate of the initial kernel
+  int step_block;          // generation: base block of the online convolution; 0 = direct sum of the history
 };
 
 struct RotConfig {

@@ -1,5 +1,6 @@
 // mixer_fft: wiring of the fft mixer (projections around ops/fft_conv), and of its incremental step
-// (projections around ops/fft_conv's step; the cache of u lives here).
+// (projections around ops/fft_online's step, or fft_conv's direct step with model.fft.step_block = 0;
+// the cache of u and the pending outputs live here).
 #include "model/mixer_fft.h"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "ops/elementwise.h"
 #include "ops/fft_conv.h"
+#include "ops/fft_online.h"
 #include "ops/linear.h"
 
 namespace spectral {
@@ -109,9 +111,17 @@ void FftMixer<T>::backward(T* din, T* dP, const T* dout, const T* in, const T* P
 
 template <typename T>
 void FftMixer<T>::begin_incremental(int max_len) {
+  inc_len_ = max_len;
   inc_u_.assign((size_t)max_len * d_, T(0));
   inc_tmp_.assign((size_t)3 * d_, T(0));
-  inc_kt_.assign((size_t)max_len * d_, T(0));
+  if (online()) {
+    inc_pend_.assign((size_t)max_len * d_, T(0));
+    std::vector<T>().swap(inc_kt_);
+  } else {
+    inc_kt_.assign((size_t)max_len * d_, T(0));
+    std::vector<T>().swap(inc_pend_);
+  }
+  online_taps_ = FftOnlineTaps<T>();
   inc_kt_rows_ = 0;
 }
 
@@ -125,15 +135,31 @@ void FftMixer<T>::make_step_taps(const T* P, int rows) {
 }
 
 template <typename T>
+void FftMixer<T>::begin_online_taps(const T* P) {
+  fft_online_begin(online_taps_, P + kernel_, context_, d_, inc_len_, fc_.step_block);
+}
+
+template <typename T>
 void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   T* u = inc_tmp_.data();
   T* y = u + d_;
   T* g = y + d_;
-  if ((size_t)pos * d_ >= inc_u_.size()) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
-  if (pos == 0) inc_kt_rows_ = 0;  // a new sequence (the weights may have changed since the last)
-  make_step_taps(P, pos + 1);
+  if (pos < 0 || pos >= inc_len_) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
   linear_forward(u, in, P + w_in_, (const T*)nullptr, 1, d_, d_);
-  fft_conv_step(y, inc_u_.data(), u, inc_kt_.data(), P + d_skip_, pos, d_);
+  if (online()) {
+    if (pos == 0) {  // a new sequence: nothing pending, taps of the weights as they are now
+      std::fill(inc_pend_.begin(), inc_pend_.end(), T(0));
+      begin_online_taps(P);
+    }
+    if (online_taps_.L0 == 0) throw std::logic_error("fft mixer: steps start at position 0 or after a prefill");
+    fft_online_make_levels(online_taps_, P + kernel_, context_,
+                           fft_online_levels_for_step(pos, inc_len_, fc_.step_block));
+    fft_online_step(y, inc_u_.data(), inc_pend_.data(), u, online_taps_, P + d_skip_, pos, d_);
+  } else {
+    if (pos == 0) inc_kt_rows_ = 0;  // a new sequence (the weights may have changed since the last)
+    make_step_taps(P, pos + 1);
+    fft_conv_step(y, inc_u_.data(), u, inc_kt_.data(), P + d_skip_, pos, d_);
+  }
   if (fc_.gate) {
     linear_forward(g, in, P + w_gate_, (const T*)nullptr, 1, d_, d_);
     mul_forward(y, g, y, (size_t)d_);
@@ -141,25 +167,35 @@ void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   linear_forward(out, y, P + w_out_, (const T*)nullptr, 1, d_, d_);
 }
 
-// The step's cache is u of every position fed so far: the forward's u rows.
+// The step's cache is u of every position fed so far: the forward's u rows; the online convolution's
+// pending outputs are then added from those rows (ops/fft_online's prefill).
 template <typename T>
 void FftMixer<T>::prefill(const T* /*in*/, const T* P) {
-  if (B_ != 1 || (size_t)T_ * d_ > inc_u_.size())
+  if (B_ != 1 || T_ > inc_len_)
     throw std::invalid_argument("fft mixer: prefill needs a forward over one sequence within begin_incremental's length");
-  inc_kt_rows_ = 0;
-  make_step_taps(P, T_ + 1);
   std::memcpy(inc_u_.data(), u_, (size_t)T_ * d_ * sizeof(T));
+  if (online()) {
+    std::fill(inc_pend_.begin(), inc_pend_.end(), T(0));
+    begin_online_taps(P);
+    fft_online_make_levels(online_taps_, P + kernel_, context_,
+                           fft_online_levels_for_prefill(T_, inc_len_, fc_.step_block));
+    fft_online_prefill(inc_pend_.data(), inc_u_.data(), online_taps_, T_, d_);
+  } else {
+    inc_kt_rows_ = 0;
+    make_step_taps(P, T_ + 1);
+  }
 }
 
 template <typename T>
 size_t FftMixer<T>::stream_bytes(int max_len) const {
-  return ((size_t)max_len * d_ + (size_t)3 * d_) * sizeof(T);
+  return ((size_t)max_len * d_ * (online() ? 2 : 1) + (size_t)3 * d_) * sizeof(T);
 }
 
 template <typename T>
 void FftMixer<T>::begin_streams(int S) {
   streams_ = S;
   st_u_.assign((size_t)S * inc_u_.size(), T(0));
+  st_pend_.assign((size_t)S * inc_pend_.size(), T(0));
   st_tmp_.assign((size_t)S * 3 * d_, T(0));
 }
 
@@ -167,13 +203,22 @@ template <typename T>
 void FftMixer<T>::store_stream(int i) {
   if (i < 0 || i >= streams_) throw std::out_of_range("fft mixer: stream outside begin_streams' count");
   std::copy(inc_u_.begin(), inc_u_.end(), st_u_.begin() + (size_t)i * inc_u_.size());
+  std::copy(inc_pend_.begin(), inc_pend_.end(), st_pend_.begin() + (size_t)i * inc_pend_.size());
 }
 
-// The streams share the transposed taps (grown as in step(), once per position by prepare_streams,
-// before the row groups run); each has its own cache of u.
+// The streams share the taps (the transposed taps grown as in step(), or the online convolution's
+// levels), made once per position by prepare_streams before the row groups run; each stream has its
+// own cache of u (and pending outputs).
 template <typename T>
 void FftMixer<T>::prepare_streams(int pos, const T* P) {
-  if ((size_t)pos * d_ >= inc_u_.size()) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
+  if (pos < 0 || pos >= inc_len_) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
+  if (online()) {
+    if (pos == 0) begin_online_taps(P);
+    if (online_taps_.L0 == 0) throw std::logic_error("fft mixer: steps start at position 0 or after a prefill");
+    fft_online_make_levels(online_taps_, P + kernel_, context_,
+                           fft_online_levels_for_step(pos, inc_len_, fc_.step_block));
+    return;
+  }
   if (pos == 0) inc_kt_rows_ = 0;
   make_step_taps(P, pos + 1);
 }
@@ -188,8 +233,15 @@ void FftMixer<T>::step_streams(T* out, const T* in, int pos, const T* P, int fir
   in += at;
   out += at;
   linear_forward(u, in, P + w_in_, (const T*)nullptr, count, d_, d_);
-  fft_conv_step_batch(y, st_u_.data() + first * inc_u_.size(), inc_u_.size(), u, inc_kt_.data(), P + d_skip_, pos, d_,
-                      count);
+  if (online()) {
+    const size_t cache = inc_u_.size();
+    for (int i = first; i < first + count; i++)
+      fft_online_step(y + (size_t)(i - first) * d_, st_u_.data() + (size_t)i * cache, st_pend_.data() + (size_t)i * cache,
+                      u + (size_t)(i - first) * d_, online_taps_, P + d_skip_, pos, d_);
+  } else {
+    fft_conv_step_batch(y, st_u_.data() + first * inc_u_.size(), inc_u_.size(), u, inc_kt_.data(), P + d_skip_, pos,
+                        d_, count);
+  }
   if (fc_.gate) {
     linear_forward(g, in, P + w_gate_, (const T*)nullptr, count, d_, d_);
     mul_forward(y, g, y, (size_t)count * d_);

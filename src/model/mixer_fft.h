@@ -5,6 +5,7 @@
 #pragma once
 
 #include "model/mixer.h"
+#include "ops/fft_online.h"
 
 namespace spectral {
 
@@ -42,12 +43,19 @@ class FftMixer : public Mixer<T> {
   int B_ = 0, T_ = 0;
   T *u_ = nullptr, *y_ = nullptr, *g_ = nullptr, *spectra_ = nullptr;  // saved
   T *dh_ = nullptr, *dy_ = nullptr, *du_ = nullptr;                                      // scratch
-  std::vector<T> inc_u_, inc_tmp_;  // incremental: cached u (max_len,d), one row of temporaries
-  std::vector<T> inc_kt_;           // the kernel taps transposed (max_len,d): rows 0..inc_kt_rows_−1 made
+  // Incremental generation: online convolution (ops/fft_online) with base block fc_.step_block, or,
+  // with step_block = 0, fft_conv_step's direct sum over the whole history (the reference).
+  bool online() const { return fc_.step_block > 0; }
+  int inc_len_ = 0;                 // begin_incremental's max_len
+  std::vector<T> inc_u_, inc_tmp_;  // cached u (max_len,d), one row of temporaries
+  std::vector<T> inc_pend_;         // online: pending outputs (max_len,d), what earlier blocks add to each
+  FftOnlineTaps<T> online_taps_;    // online: the taps and per-level spectra every stream shares
+  std::vector<T> inc_kt_;           // direct: the kernel taps transposed (max_len,d): rows 0..inc_kt_rows_−1 made
   int inc_kt_rows_ = 0;
   int streams_ = 0;
-  std::vector<T> st_u_, st_tmp_;  // streams: S cached u (max_len,d) and S rows of temporaries
-  void make_step_taps(const T* params, int rows);  // at least rows rows (grown by doubling)
+  std::vector<T> st_u_, st_pend_, st_tmp_;  // streams: S cached u and pending outputs (max_len,d), S rows of temporaries
+  void make_step_taps(const T* params, int rows);  // direct: at least rows rows (grown by doubling)
+  void begin_online_taps(const T* params);         // online: new taps (a new sequence may come with new weights)
   // The kernel taps (d, T_) whose spectra spectra_ holds, valid until the next bind: a forward with
   // unchanged weights (evaluation batches, sampling without state) skips the kernel transform.
   std::vector<T> spectra_taps_;

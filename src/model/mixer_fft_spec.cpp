@@ -19,6 +19,7 @@ void check(const ModelConfig& m, bool /*used*/) {
   check_positive("model.fft.decay_min", m.fft.decay_min);
   check_positive("model.fft.decay_max", m.fft.decay_max);
   if (m.fft.kernel_std < 0) throw ConfigError("config key model.fft.kernel_std: must be >= 0");
+  if (m.fft.step_block < 0) throw ConfigError("config key model.fft.step_block: must be >= 0");
 }
 
 template <typename T>
@@ -119,7 +120,7 @@ MixerSpec fft_mixer_spec() {
   MixerSpec s;
   s.name = "fft";
   s.summary = "causal FFT long convolution, a learned kernel per channel (optional Hyena-style gate): O(T log T)";
-  s.keys = {"model.fft.gate", "model.fft.kernel_std", "model.fft.decay_min", "model.fft.decay_max"};
+  s.keys = {"model.fft.gate", "model.fft.kernel_std", "model.fft.decay_min", "model.fft.decay_max", "model.fft.step_block"};
   s.check = check;
   s.make_float = make<float>;
   s.make_double = make<double>;
