@@ -122,9 +122,16 @@ static void add_square(T* pending, const T* u_cache, const FftOnlineTaps<T>& tap
     const int c0 = tile * kTile, nc = std::min(kTile, C - c0);
     OnlineScratch<T>& s = online_scratch<T>(N);
     for (int r = 0; r < nc; r++) std::memset(s.real + (size_t)r * rs + L, 0, sizeof(T) * L);
-    for (int a = 0; a < L; a++) {
-      const T* row = src + (size_t)a * C + c0;
-      for (int r = 0; r < nc; r++) s.real[(size_t)r * rs + a] = row[r];
+    if (nc == kTile) {  // a whole tile: a loop of known length, unrolled
+      for (int a = 0; a < L; a++) {
+        const T* row = src + (size_t)a * C + c0;
+        for (int r = 0; r < kTile; r++) s.real[(size_t)r * rs + a] = row[r];
+      }
+    } else {
+      for (int a = 0; a < L; a++) {
+        const T* row = src + (size_t)a * C + c0;
+        for (int r = 0; r < nc; r++) s.real[(size_t)r * rs + a] = row[r];
+      }
     }
     for (int r = 0; r < nc; r++) {
       std::complex<T>* f = s.cplx + (size_t)r * cs;
@@ -134,10 +141,18 @@ static void add_square(T* pending, const T* u_cache, const FftOnlineTaps<T>& tap
       fft.inverse(f, s.real + (size_t)r * rs);
     }
     // output q + b is entry L + b of the circular product
-    for (int t = t0; t < t1; t++) {
-      T* out = pending + (size_t)t * C + c0;
-      const T* in = s.real + (L + t - q);
-      for (int r = 0; r < nc; r++) out[r] += in[(size_t)r * rs];
+    if (nc == kTile) {
+      for (int t = t0; t < t1; t++) {
+        T* out = pending + (size_t)t * C + c0;
+        const T* in = s.real + (L + t - q);
+        for (int r = 0; r < kTile; r++) out[r] += in[(size_t)r * rs];
+      }
+    } else {
+      for (int t = t0; t < t1; t++) {
+        T* out = pending + (size_t)t * C + c0;
+        const T* in = s.real + (L + t - q);
+        for (int r = 0; r < nc; r++) out[r] += in[(size_t)r * rs];
+      }
     }
   }
 }
