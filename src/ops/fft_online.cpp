@@ -94,8 +94,9 @@ void fft_online_make_levels(FftOnlineTaps<T>& taps, const T* k, int kstride, int
     auto* spec = static_cast<std::complex<T>*>(fft_aligned_alloc(sizeof(std::complex<T>) * (size_t)C * cs));
     taps.spectra.emplace_back(spec);
     const T scale = T(1) / T(N);
-    OnlineScratch<T>& s = online_scratch<T>(N);
+#pragma omp parallel for schedule(static) if ((long)C * N >= 8 * kMinParallelWork)
     for (int c = 0; c < C; c++) {
+      OnlineScratch<T>& s = online_scratch<T>(N);
       std::memset(s.real, 0, sizeof(T) * N);
       std::memcpy(s.real, k + (size_t)c * kstride, sizeof(T) * used);
       std::complex<T>* row = spec + (size_t)c * cs;
