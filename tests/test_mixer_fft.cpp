@@ -90,3 +90,54 @@ TEST(FftMixer, KernelSpectraAreReusedOnlyWhileTheTapsAreUnchanged) {
   EXPECT_EQ(logits(model, B, Tn), fresh(B, Tn));
   EXPECT_EQ(fft.remembered_tap_bytes(), 0u);
 }
+
+// Generation: the spectra of the online convolution's levels are kept for the next sequence (a
+// rebuild past the context, another stream's prefill) while the kernel is unchanged; a changed tap,
+// even one that only a high level reads, makes them anew: the logits are then those of a model built
+// afresh with the changed weights.
+TEST(FftMixer, OnlineSpectraAreReusedOnlyWhileTheTapsAreUnchanged) {
+  const int T = 64, V = 11, n = 40;
+  ModelConfig cfg = tiny_model_config({"fft", "fft"}, 8, 2, T);
+  cfg.fft.step_block = 4;  // levels of 4, 8, 16, 32
+  Model<float> model(cfg, V);
+  model.init(21);
+  std::mt19937 rng(22);
+  const auto tok = random_tokens(T, V, rng);
+  auto generation = [&](Model<float>& m) {  // a prefill of n, then steps to the end: every logit
+    std::vector<float> out;
+    const float* l = m.prefill(tok.data(), n, T);
+    out.insert(out.end(), l, l + V);
+    for (int t = n; t < T; t++) {
+      l = m.step(tok[t], t);
+      out.insert(out.end(), l, l + V);
+    }
+    return out;
+  };
+  auto fresh = [&] {
+    Model<float> other(cfg, V);
+    other.params = model.params;
+    return generation(other);
+  };
+  const auto& fft = dynamic_cast<const FftMixer<float>&>(model.mixer(1));
+  const auto first = generation(model);
+  EXPECT_EQ(fft.online_levels_made(), fft_online_levels(T, 4));
+  EXPECT_EQ(first, fresh());
+  // unchanged kernel: the next sequence keeps every level made, and gives the same logits
+  EXPECT_EQ(generation(model), first);
+  EXPECT_EQ(fft.online_levels_made(), fft_online_levels(T, 4));
+  size_t kernel = 0;
+  for (const auto& s : model.layout().specs())
+    if (s.name == "layers.1.mixer.kernel") kernel = s.offset;
+  ASSERT_GT(kernel, 0u);
+  // lag 40 is read only by the spectra of level 3 (taps 0..63); the direct taps and levels 0..2 stop at 31
+  model.params[kernel + 3 * cfg.context + 40] += 0.5f;
+  const auto changed = generation(model);
+  EXPECT_NE(changed, first);
+  EXPECT_EQ(changed, fresh());
+  // and against the full forward of the changed model
+  model.forward(tok.data(), nullptr, 1, T);
+  double worst = 0;
+  for (int t = n - 1; t < T; t++)
+    worst = std::max(worst, rel_error_of(changed.data() + (size_t)(t - n + 1) * V, model.logits() + (size_t)t * V, V));
+  EXPECT_LE(worst, 1e-4);
+}

@@ -121,7 +121,11 @@ void FftMixer<T>::begin_incremental(int max_len) {
     inc_kt_.assign((size_t)max_len * d_, T(0));
     std::vector<T>().swap(inc_pend_);
   }
-  online_taps_ = FftOnlineTaps<T>();
+  if (online_taps_.max_len != max_len || online_taps_.L0 != fc_.step_block) {
+    online_taps_ = FftOnlineTaps<T>();
+    std::vector<T>().swap(online_from_);
+  }
+  online_begun_ = false;
   inc_kt_rows_ = 0;
 }
 
@@ -134,9 +138,21 @@ void FftMixer<T>::make_step_taps(const T* P, int rows) {
   inc_kt_rows_ = to;
 }
 
+// Taps for a new sequence: those of the last sequence (with every level made for it) while the
+// kernel is unchanged, else made afresh from the kernel (one comparison of d·context values).
 template <typename T>
 void FftMixer<T>::begin_online_taps(const T* P) {
-  fft_online_begin(online_taps_, P + kernel_, context_, d_, inc_len_, fc_.step_block);
+  online_begun_ = true;
+  const T* k = P + kernel_;
+  const size_t n = (size_t)d_ * context_;
+  if (!weights_move_ && online_taps_.max_len == inc_len_ && online_taps_.L0 == fc_.step_block &&
+      online_from_.size() == n && std::memcmp(online_from_.data(), k, n * sizeof(T)) == 0)
+    return;
+  fft_online_begin(online_taps_, k, context_, d_, inc_len_, fc_.step_block);
+  if (weights_move_)
+    std::vector<T>().swap(online_from_);
+  else
+    online_from_.assign(k, k + n);
 }
 
 template <typename T>
@@ -151,7 +167,7 @@ void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
       std::fill(inc_pend_.begin(), inc_pend_.end(), T(0));
       begin_online_taps(P);
     }
-    if (online_taps_.L0 == 0) throw std::logic_error("fft mixer: steps start at position 0 or after a prefill");
+    if (!online_begun_) throw std::logic_error("fft mixer: steps start at position 0 or after a prefill");
     fft_online_make_levels(online_taps_, P + kernel_, context_,
                            fft_online_levels_for_step(pos, inc_len_, fc_.step_block));
     fft_online_step(y, inc_u_.data(), inc_pend_.data(), u, online_taps_, P + d_skip_, pos, d_);
@@ -214,7 +230,7 @@ void FftMixer<T>::prepare_streams(int pos, const T* P) {
   if (pos < 0 || pos >= inc_len_) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
   if (online()) {
     if (pos == 0) begin_online_taps(P);
-    if (online_taps_.L0 == 0) throw std::logic_error("fft mixer: steps start at position 0 or after a prefill");
+    if (!online_begun_) throw std::logic_error("fft mixer: steps start at position 0 or after a prefill");
     fft_online_make_levels(online_taps_, P + kernel_, context_,
                            fft_online_levels_for_step(pos, inc_len_, fc_.step_block));
     return;

@@ -24,10 +24,13 @@ class FftMixer : public Mixer<T> {
     if (yes) {
       spectra_valid_ = false;
       std::vector<T>().swap(spectra_taps_);
+      std::vector<T>().swap(online_from_);
     }
   }
-  // Bytes kept to notice changed taps (a copy of the bound taps; none while training).
-  size_t remembered_tap_bytes() const { return spectra_taps_.capacity() * sizeof(T); }
+  // Bytes kept to notice changed taps (copies of the taps; none while training).
+  size_t remembered_tap_bytes() const { return (spectra_taps_.capacity() + online_from_.capacity()) * sizeof(T); }
+  // Levels of the online convolution whose spectra are made (tests: reused while the taps stay).
+  int online_levels_made() const { return online_taps_.levels_made(); }
   void step(T* out, const T* in, int pos, const T* params) override;
   void prefill(const T* in, const T* params) override;
   void begin_streams(int S) override;
@@ -50,6 +53,11 @@ class FftMixer : public Mixer<T> {
   std::vector<T> inc_u_, inc_tmp_;  // cached u (max_len,d), one row of temporaries
   std::vector<T> inc_pend_;         // online: pending outputs (max_len,d), what earlier blocks add to each
   FftOnlineTaps<T> online_taps_;    // online: the taps and per-level spectra every stream shares
+  // online: the kernel taps (d, context) online_taps_ was made from, kept (unless the weights move)
+  // so that a new sequence with unchanged weights (a rebuild past the context, another stream's
+  // prefill) reuses the levels' spectra instead of transforming them again
+  std::vector<T> online_from_;
+  bool online_begun_ = false;  // a sequence began (step at position 0 or prefill) since begin_incremental
   std::vector<T> inc_kt_;           // direct: the kernel taps transposed (max_len,d): rows 0..inc_kt_rows_−1 made
   int inc_kt_rows_ = 0;
   int streams_ = 0;
