@@ -12,7 +12,7 @@ for arg in "$@"; do
     *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
   esac
 done
-"$root/scripts/install_deps.sh"
+"$root/scripts/install_deps.sh" python3-matplotlib  # matplotlib: the scripts' plots are tested too
 if [ $sanitize -eq 1 ]; then
   build="$root/build-sanitize"
   BUILD_DIR="$build" "$root/scripts/build.sh" -DSPECTRAL_SANITIZE=ON

@@ -40,6 +40,17 @@ TEST(Model, LossAtInitIsNearUniform) {
   EXPECT_NEAR(loss, std::log(65.0), 0.3);
 }
 
+TEST(Model, ReluSquaredMlpGradientCausalityAndIncremental) {
+  std::string worst;
+  auto cfg = tiny_model_config({"rot", "fft"}, 8, 2, 9);
+  cfg.activation = "relu2";
+  EXPECT_LT(model_gradient_error(cfg, 5, 2, 7, &worst), kGradTol) << worst;
+  auto wide = tiny_model_config({"fft", "rot"}, 16, 2, 64);
+  wide.activation = "relu2";
+  for (int t0 : {1, 30, 63}) EXPECT_LT(model_causality_leak(wide, 11, 64, t0), 1e-5) << "t0=" << t0;
+  EXPECT_LT(model_incremental_error(wide, 11, 60), 1e-4);
+}
+
 // Every mixer and hybrid stacks: gradients, causality, incremental == full.
 class ModelPerMixer : public ::testing::TestWithParam<std::vector<std::string>> {};
 

@@ -6,6 +6,7 @@
 #include "ops/cross_entropy.h"
 #include "ops/embedding.h"
 #include "ops/gelu.h"
+#include "ops/relu_squared.h"
 #include "ops/gemm.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
@@ -161,6 +162,43 @@ TEST(Gelu, GradientMatchesFiniteDifferences) {
   double x0 = 1.0;
   gelu_forward(&y0, &x0, 1);
   EXPECT_NEAR(y0, 0.8411919906082768, 1e-12);  // tanh-GELU(1), as in PyTorch approximate="tanh"
+}
+
+TEST(ReluSquared, GradientMatchesFiniteDifferencesAndValues) {
+  std::mt19937 rng(15);
+  const int n = 13;
+  auto x = random_vector(n, rng, 2.0), g = random_vector(n, rng);
+  for (auto& v : x)  // keep the finite differences away from the kink at 0
+    if (std::fabs(v) < 0.05) v += 0.1;
+  std::vector<double> out(n);
+  auto loss = [&] {
+    relu_squared_forward(out.data(), x.data(), n);
+    return dot(out, g);
+  };
+  std::vector<double> dx(n, 0.25);  // backward accumulates: start from a non-zero gradient
+  relu_squared_backward(dx.data(), g.data(), x.data(), n);
+  auto num = numeric_grad(loss, x.data(), x.size());
+  for (auto& v : num) v += 0.25;
+  EXPECT_LT(rel_error(dx, num), kGradTol);
+  const double xs[] = {-3.0, -0.0, 0.0, 0.5, 2.0}, want[] = {0.0, 0.0, 0.0, 0.25, 4.0};
+  double ys[5];
+  relu_squared_forward(ys, xs, 5);
+  for (int i = 0; i < 5; i++) EXPECT_EQ(ys[i], want[i]) << "x = " << xs[i];
+  // the float kernel (training) and the double one (gradient checks) agree to rounding, also in
+  // the parallel branch of a long vector
+  const size_t m = size_t(kMinParallelWork) + 77;
+  std::vector<float> xf(m), yf(m), df(m, 0.f), gf(m);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  for (size_t i = 0; i < m; i++) xf[i] = nd(rng), gf[i] = nd(rng);
+  relu_squared_forward(yf.data(), xf.data(), m);
+  relu_squared_backward(df.data(), gf.data(), xf.data(), m);
+  double worst = 0;
+  for (size_t i = 0; i < m; i++) {
+    const double r = std::max(0.0, double(xf[i]));
+    worst = std::max(worst, std::fabs(yf[i] - r * r) / std::max(1.0, r * r));
+    worst = std::max(worst, std::fabs(df[i] - 2 * r * gf[i]) / std::max(1.0, std::fabs(2 * r * gf[i])));
+  }
+  EXPECT_LT(worst, 1e-6);
 }
 
 TEST(CrossEntropy, GradientMatchesFiniteDifferencesAndLossIsNll) {

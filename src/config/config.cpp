@@ -62,6 +62,8 @@ std::vector<Field> fields(Config& c) {
       {"model.mixer", &c.model.mixer, S{"fft"},
        "mixer of every layer: one name or a list with one name per layer (the mixers are listed after the keys)"},
       {"model.mlp_ratio", &c.model.mlp_ratio, 4, "MLP hidden width = mlp_ratio * d_model"},
+      {"model.activation", &c.model.activation, std::string("gelu"),
+       "MLP activation: gelu (tanh form) | relu2 (max(x, 0) squared)"},
       {"model.pos_emb", &c.model.pos_emb, std::string("learned"), "position embedding: learned | none"},
       {"model.tie_embeddings", &c.model.tie_embeddings, true, "output projection shares the token embedding"},
       {"model.dropout", &c.model.dropout, 0.0,
@@ -324,6 +326,8 @@ void validate(const Config& c, MixerCheck check_mixers) {
     throw ConfigError("config key model.mixer: a list needs one name per layer (" + std::to_string(m.n_layers) +
                       "), got " + std::to_string(m.mixer.size()));
   check_mixers(m);  // known names, each mixer's keys
+  if (m.activation != "gelu" && m.activation != "relu2")
+    throw ConfigError("config key model.activation: expected \"gelu\" or \"relu2\", got " + quote_for_message(m.activation));
   if (m.pos_emb != "learned" && m.pos_emb != "none")
     throw ConfigError("config key model.pos_emb: expected \"learned\" or \"none\", got " + quote_for_message(m.pos_emb));
   if (!(m.dropout >= 0 && m.dropout < 1)) throw ConfigError("config key model.dropout: must be in [0, 1)");

@@ -41,6 +41,7 @@ struct ModelConfig {
   int context;
   std::vector<std::string> mixer;  // one name per layer after resolution
   int mlp_ratio;
+  std::string activation = "gelu";  // MLP activation: gelu | relu2
   std::string pos_emb;     // learned | none
   bool tie_embeddings;
   double dropout = 0;  // training only: embedding, mixer and MLP outputs

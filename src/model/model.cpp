@@ -11,6 +11,7 @@
 #include "ops/elementwise.h"
 #include "ops/embedding.h"
 #include "ops/gelu.h"
+#include "ops/relu_squared.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "util/threads.h"
@@ -43,7 +44,7 @@ size_t Model<T>::activation_bytes_for(const ModelConfig& cfg, int vocab_size, in
 
 template <typename T>
 Model<T>::Model(const ModelConfig& cfg, int vocab_size, LayoutOnly)
-    : cfg_(cfg), V_(vocab_size), d_(cfg.d_model), hidden_(cfg.mlp_ratio * cfg.d_model) {
+    : cfg_(cfg), V_(vocab_size), d_(cfg.d_model), hidden_(cfg.mlp_ratio * cfg.d_model), relu2_(cfg.activation == "relu2") {
   if (V_ <= 0) throw std::invalid_argument("model: vocabulary is empty");
   const int L = cfg.n_layers;
   if (cfg_.mixer.size() == 1) cfg_.mixer.assign(L, cfg_.mixer[0]);
@@ -73,6 +74,22 @@ size_t Model<T>::num_params() const {
   size_t n = 0;
   for (const auto& s : layout_.specs()) n += s.size;
   return n;
+}
+
+template <typename T>
+void Model<T>::activation_forward(T* out, const T* h, size_t n) const {
+  if (relu2_)
+    relu_squared_forward(out, h, n);
+  else
+    gelu_forward(out, h, n);
+}
+
+template <typename T>
+void Model<T>::activation_backward(T* din, const T* dout, const T* h, size_t n) const {
+  if (relu2_)
+    relu_squared_backward(din, dout, h, n);
+  else
+    gelu_backward(din, dout, h, n);
 }
 
 template <typename T>
@@ -164,7 +181,7 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
     // x = x + MLP(RMSNorm(x))
     rmsnorm_forward(ln_, ly.rstd2, ly.resid_mid, P + ly.ln2_w, N, d_);
     linear_forward(ly.h, ln_, P + ly.w1, P + ly.b1, N, d_, hidden_);
-    gelu_forward(da_, ly.h, (size_t)N * hidden_);  // GELU(h), kept only until the next product
+    activation_forward(da_, ly.h, (size_t)N * hidden_);  // act(h), kept only until the next product
     linear_forward(tmp_, da_, P + ly.w2, P + ly.b2, N, hidden_, d_);
     if (drop) dropout_forward(tmp_, tmp_, drop_seed(2 + 2 * int(i)), drop_.p, n, drop_first());
     std::memcpy(next, ly.resid_mid, n * sizeof(T));
@@ -205,15 +222,15 @@ void Model<T>::backward() {
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& ly = layers_[i];
     // MLP branch (dresid also flows on unchanged through the residual). The normalized input and
-    // GELU(h) are not kept from forward: they are recomputed here (into ln_ and dh_), which costs
+    // act(h) are not kept from forward: they are recomputed here (into ln_ and dh_), which costs
     // two elementwise passes and saves 2·d + mlp_ratio·d values per position and layer.
     const size_t nh = (size_t)N * hidden_;
     rmsnorm_forward(ln_, rstd_tmp_, ly.resid_mid, P + ly.ln2_w, N, d_);
-    gelu_forward(dh_, ly.h, nh);
+    activation_forward(dh_, ly.h, nh);
     std::memset(da_, 0, nh * sizeof(T));
     linear_backward(da_, G + ly.w2, G + ly.b2, through_dropout(2 + 2 * int(i)), dh_, P + ly.w2, N, hidden_, d_);
     std::memset(dh_, 0, nh * sizeof(T));
-    gelu_backward(dh_, da_, ly.h, nh);
+    activation_backward(dh_, da_, ly.h, nh);
     std::memset(dln_, 0, n * sizeof(T));
     linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ln_, P + ly.w1, N, d_, hidden_);
     rmsnorm_backward(dresid_, G + ly.ln2_w, dln_, ly.resid_mid, P + ly.ln2_w, ly.rstd2, N, d_);
@@ -251,7 +268,7 @@ const T* Model<T>::step(int32_t token, int pos) {
     add_inplace(x, out, (size_t)d_);
     rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, 1, d_);
     linear_forward(h, ln, P + ly.w1, P + ly.b1, 1, d_, hidden_);
-    gelu_forward(a, h, (size_t)hidden_);
+    activation_forward(a, h, (size_t)hidden_);
     linear_forward(out, a, P + ly.w2, P + ly.b2, 1, hidden_, d_);
     add_inplace(x, out, (size_t)d_);
   }
@@ -323,7 +340,7 @@ void Model<T>::step_rows(const int32_t* tokens, int pos, int lo, int n) {
     add_inplace(x, out, nd);
     rmsnorm_forward(ln, rstd, x, P + ly.ln2_w, n, d_);
     linear_forward(h, ln, P + ly.w1, P + ly.b1, n, d_, hidden_);
-    gelu_forward(a, h, nh);
+    activation_forward(a, h, nh);
     linear_forward(out, a, P + ly.w2, P + ly.b2, n, hidden_, d_);
     add_inplace(x, out, nd);
   }
@@ -383,7 +400,7 @@ const T* Model<T>::prefill(const int32_t* tokens, int n, int max_len) {
     for (int r0 = 0; r0 < n; r0 += kPrefillRows) {
       const int rows = std::min(kPrefillRows, n - r0);
       linear_forward(pre_h_, pre_ln_ + (size_t)r0 * d_, P + ly.w1, P + ly.b1, rows, d_, hidden_);
-      gelu_forward(pre_a_, pre_h_, (size_t)rows * hidden_);
+      activation_forward(pre_a_, pre_h_, (size_t)rows * hidden_);
       linear_forward(pre_out_ + (size_t)r0 * d_, pre_a_, P + ly.w2, P + ly.b2, rows, hidden_, d_);
     }
     add_inplace(x, pre_out_, nd);

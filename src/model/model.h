@@ -101,10 +101,14 @@ class Model {
   struct Layer {
     std::unique_ptr<Mixer<T>> mixer;
     size_t ln1_w, ln2_w, w1, b1, w2, b2;
-    T *resid_in, *rstd1, *resid_mid, *rstd2, *h;  // saved activations (norms and GELU recomputed)
+    T *resid_in, *rstd1, *resid_mid, *rstd2, *h;  // saved activations (norms and act(h) recomputed)
   };
+  // The MLP's activation (model.activation): act(h) into out, and din += act'(h) ⊙ dout.
+  void activation_forward(T* out, const T* h, size_t n) const;
+  void activation_backward(T* din, const T* dout, const T* h, size_t n) const;
   ModelConfig cfg_;
   int V_, d_, hidden_;
+  bool relu2_;  // model.activation == "relu2" (else gelu)
   ParamLayout layout_;
   size_t wte_, wpe_ = 0, lnf_w_, w_lm_ = 0;
   std::vector<Layer> layers_;

@@ -67,6 +67,7 @@ CASES = {
                "rot": {"variant": "dynamic"}, "local": {"window": 3}},
     "untied-head": {"mixer": ["attention", "fft"], "tie_embeddings": False},
     "no-positions": {"mixer": ["rot", "local"], "pos_emb": "none", "local": {"window": 4}},
+    "relu2-mlp": {"mixer": ["rot", "fft"], "activation": "relu2", "rot": {"variant": "dynamic"}},
 }
 
 
@@ -119,6 +120,9 @@ def rmsnorm(x, g=None):
 
 def gelu_tanh(x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+ACTIVATIONS = {"gelu": gelu_tanh, "relu2": lambda x: torch.relu(x) ** 2}
 
 
 def linear(x, w, b=None):  # w is (out, in)
@@ -204,7 +208,8 @@ def forward(W, m, tokens):
                    if k.startswith("layers.%d.mixer." % i)}
         x = x + MIXERS[name](rmsnorm(x, L("ln1.weight")), mixer_p, m)
         h = rmsnorm(x, L("ln2.weight"))
-        x = x + linear(gelu_tanh(linear(h, L("mlp.w1"), L("mlp.b1"))), L("mlp.w2"), L("mlp.b2"))
+        act = ACTIVATIONS[m.get("activation", "gelu")]
+        x = x + linear(act(linear(h, L("mlp.w1"), L("mlp.b1"))), L("mlp.w2"), L("mlp.b2"))
     head = W["wte"] if m["tie_embeddings"] else W["lm_head"]
     return linear(rmsnorm(x, W["lnf.weight"]), head)
 
