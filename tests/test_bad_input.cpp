@@ -96,6 +96,13 @@ TEST(BadInput, ConfigValuesThroughTheCli) {
                         {train("--set model.mixer=[\\\"fft\\\",\\\"mamba\\\"]"), "model.mixer[1]: unknown mixer \"mamba\""},
                         {train("--set model.context=7000"), "model.context"},  // longer than the text
                         {train("--set train.on_nonfinite=ignore"), "train.on_nonfinite: expected \"stop\" or \"skip\""},
+                        {train("--set train.optimizer=sgd"), "train.optimizer: expected \"adamw\" or \"muon\", got \"sgd\""},
+                        {train("--set train.optimizer=muon --set train.muon_lr=-0.02"), "train.muon_lr: must be positive"},
+                        {train("--set train.muon_momentum=1"), "train.muon_momentum: must be in [0, 1)"},
+                        {train("--set train.muon_momentum=-0.5"), "train.muon_momentum: must be in [0, 1)"},
+                        {train("--set train.muon_weight_decay=-1"), "train.muon_weight_decay: must be >= 0"},
+                        {train("--set train.ema=1"), "train.ema: must be in [0, 1)"},
+                        {train("--set train.ema=-0.1"), "train.ema: must be in [0, 1)"},
                         {train("--set train.steps=many"), "train.steps: expected an integer, got a string"},
                         {train("--set model.d_model=99999999999"), "model.d_model: integer out of range"},
                         {train("--set model.d_model=16777217"), "model too large"},

@@ -134,6 +134,30 @@ TEST(Distributed, TwoProcessesTrainWhatOneProcessTrainsAtTheSameGlobalBatch) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// Muon's update is computed by every process from the same summed gradient, and so is the weights'
+// average: still one model, the same as one process trains.
+TEST(Distributed, MuonAndTheWeightsAverageTrainWhatOneProcessTrains) {
+  TrainWorkspace ws("mpi-muon");
+  const std::string one = ws.dir + "/one", two = ws.dir + "/two";
+  const std::string sets = std::string(kSets) + "--set train.optimizer=muon --set train.ema=0.9 ";
+  RunResult r = run_spectral(ws.train(one, sets), ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_mpi(2, ws.train(two, sets), ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("weights identical on all 2 processes"), std::string::npos) << r.err;
+  expect_same_metrics(one + "/metrics.jsonl", two + "/metrics.jsonl", 1e-5);
+  expect_same_weights(one + "/last.safetensors", two + "/last.safetensors", 1e-5);
+  // and a stopped two-process run resumes with two processes as if uninterrupted
+  const std::string three = ws.dir + "/three";
+  r = run_mpi(2, ws.train(three, sets + "--stop-at 30"), ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_mpi(2, ws.resume(three), ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_same_metrics(two + "/metrics.jsonl", three + "/metrics.jsonl", 1e-5);
+  expect_same_weights(two + "/last.safetensors", three + "/last.safetensors", 1e-5);
+  EXPECT_EQ(load_checkpoint(three + "/last.safetensors").train_state["ema_updates"], 50);
+}
+
 TEST(Distributed, AStoppedRunResumesWithTwoOrOneProcessesAsIfUninterrupted) {
   TrainWorkspace ws("mpi-resume");
   const std::string whole = ws.dir + "/whole", cut = ws.dir + "/cut", cut1 = ws.dir + "/cut1";

@@ -5,6 +5,7 @@
 // to do, and lines written after the checkpoint are dropped from metrics.jsonl.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "cli_runner.h"
@@ -51,6 +52,8 @@ static void expect_exact_resume(const std::string& tag, const std::string& extra
   EXPECT_EQ(ca.model->params, cb.model->params);
   EXPECT_EQ(ca.m, cb.m);
   EXPECT_EQ(ca.v, cb.v);
+  EXPECT_EQ(ca.raw, cb.raw);
+  EXPECT_EQ(ca.train_state["ema_updates"], cb.train_state["ema_updates"]);
   EXPECT_EQ(ca.train_state["rng"], cb.train_state["rng"]);
   EXPECT_EQ(ca.train_state["best_val_loss"], cb.train_state["best_val_loss"]);
   EXPECT_EQ(slurp(one + "/config.json"), slurp(two + "/config.json"));
@@ -61,6 +64,60 @@ TEST(Resume, HundredStepsThenHundredMoreEqualTwoHundredInOneGo) { expect_exact_r
 // dropout masks come from (seed, step), not from a generator state: a resumed run draws the same
 TEST(Resume, WithDropoutHundredThenHundredMoreEqualTwoHundred) {
   expect_exact_resume("resume-dropout", "--set model.dropout=0.2");
+}
+
+// Muon's momentum travels in the optimizer state like AdamW's moments
+TEST(Resume, WithMuonHundredThenHundredMoreEqualTwoHundred) {
+  expect_exact_resume("resume-muon", "--set train.optimizer=muon");
+}
+
+// the weights' average and the raw weights both travel in last.safetensors
+TEST(Resume, WithTheWeightsAverageHundredThenHundredMoreEqualTwoHundred) {
+  expect_exact_resume("resume-ema", "--set train.ema=0.95");
+}
+
+// With train.ema, last.safetensors' weights are the average of the raw weights (optim.raw) after
+// each update so far, Σ dⁿ⁻ᵏ(1−d)·θ_k / (1−dⁿ), here collected from checkpoints at steps 1, 2, 3;
+// best.safetensors holds the average too; without train.ema there is no optim.raw.
+TEST(Resume, TheAverageInTheCheckpointIsTheAverageOfTheRawWeights) {
+  TrainWorkspace ws("resume-ema-direct");
+  const std::string run = ws.dir + "/run";
+  const double d = 0.5;
+  RunResult r = run_spectral(ws.train(run, "--set train.ema=0.5 --set train.optimizer=muon --stop-at 1"), ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("weights' average on (decay 0.5)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("layers.0.mixer.w_in 16x16"), std::string::npos) << r.err;  // Muon's tensors, logged
+  std::vector<std::vector<float>> raw;
+  for (int step = 1; step <= 3; step++) {
+    if (step > 1) {
+      r = run_spectral(ws.resume(run, "--stop-at " + std::to_string(step)), ws.dir);
+      ASSERT_EQ(r.code, 0) << r.err;
+    }
+    const LoadedCheckpoint ck = load_checkpoint(run + "/last.safetensors");
+    ASSERT_EQ(ck.step, step);
+    ASSERT_EQ(ck.raw.size(), ck.model->params.size());
+    raw.push_back(ck.raw);
+    EXPECT_EQ(ck.train_state["ema_updates"], step);
+    const auto& avg = ck.model->params;
+    double moved = 0;
+    for (size_t i = 0; i < avg.size(); i++) {
+      double num = 0;
+      for (int k = 1; k <= step; k++) num += std::pow(d, step - k) * (1 - d) * raw[k - 1][i];
+      const double want = num / (1 - std::pow(d, step));
+      ASSERT_NEAR(avg[i], want, 1e-6 * (1 + std::fabs(want))) << "step " << step << " element " << i;
+      moved = std::max(moved, double(std::fabs(avg[i] - ck.raw[i])));
+    }
+    if (step > 1) EXPECT_GT(moved, 1e-4) << "the average should differ from the raw weights";
+  }
+  r = run_spectral(ws.resume(run, "--stop-at 20"), ws.dir);  // the first evaluation: best.safetensors
+  ASSERT_EQ(r.code, 0) << r.err;
+  const LoadedCheckpoint last = load_checkpoint(run + "/last.safetensors"), best = load_checkpoint(run + "/best.safetensors");
+  EXPECT_EQ(best.step, 20);
+  EXPECT_EQ(best.model->params, last.model->params);
+  EXPECT_NE(last.raw, last.model->params);
+  // a run without the average has no raw weights beside its weights
+  ASSERT_EQ(run_spectral(ws.train(ws.dir + "/plain", "--stop-at 2"), ws.dir).code, 0);
+  EXPECT_TRUE(load_checkpoint(ws.dir + "/plain/last.safetensors").raw.empty());
 }
 
 // Stopping between two metrics lines: the loss accumulator of the open interval is resumed too.
@@ -89,6 +146,7 @@ TEST(Resume, ConfigComesFromTheCheckpointAndChangesNeedAFlag) {
            {ws.resume(run, "--set train.steps=80"), "add --allow-changes"},
            {ws.resume(run, "--set train.lr=0.02"), "train.lr: 0.01 -> 0.02"},
            {ws.resume(run, "--set model.d_model=32 --allow-changes"), "the model cannot change on resume"},
+           {ws.resume(run, "--set train.optimizer=muon --allow-changes"), "the optimizer cannot change on resume"},
            {ws.resume(run, "--set train.steps=10 --allow-changes"), "below the checkpoint's step 20"},
            {ws.resume(run, "--set train.stepz=10 --allow-changes"), "train.stepz: unknown key"},
            {ws.resume(run, "--stop-at 20"), "already at step 20"},

@@ -87,6 +87,15 @@ std::vector<Field> fields(Config& c) {
       {"train.beta1", &c.train.beta1, 0.9, "AdamW beta1"},
       {"train.beta2", &c.train.beta2, 0.99, "AdamW beta2"},
       {"train.grad_clip", &c.train.grad_clip, 1.0, "global gradient-norm clip; 0 = off"},
+      {"train.optimizer", &c.train.optimizer, std::string("adamw"),
+       "adamw (every tensor) | muon (Muon for the blocks' 2-D projections, AdamW for the rest: embeddings, norms, "
+       "biases, kernels; the list is logged at the start)"},
+      {"train.muon_lr", &c.train.muon_lr, 0.02,
+       "muon: peak learning rate of the Muon tensors (the schedule of train.lr, scaled by muon_lr / lr)"},
+      {"train.muon_momentum", &c.train.muon_momentum, 0.95, "muon: momentum (Nesterov)"},
+      {"train.muon_weight_decay", &c.train.muon_weight_decay, 0.0, "muon: decoupled weight decay of the Muon tensors"},
+      {"train.ema", &c.train.ema, 0.0,
+       "decay of an average of the weights used for validation, best.safetensors and last.safetensors' weights; 0 = off"},
       {"train.eval_interval", &c.train.eval_interval, 250, "steps between validation evaluations"},
       {"train.eval_batches", &c.train.eval_batches, 20, "validation batches per evaluation (fixed windows)"},
       {"train.log_interval", &c.train.log_interval, 10, "steps between metrics.jsonl training lines"},
@@ -341,6 +350,12 @@ void validate(const Config& c, MixerCheck check_mixers) {
   if (!(t.beta1 >= 0 && t.beta1 < 1)) throw ConfigError("config key train.beta1: must be in [0, 1)");
   if (!(t.beta2 >= 0 && t.beta2 < 1)) throw ConfigError("config key train.beta2: must be in [0, 1)");
   if (t.grad_clip < 0) throw ConfigError("config key train.grad_clip: must be >= 0 (0 = off)");
+  if (t.optimizer != "adamw" && t.optimizer != "muon")
+    throw ConfigError("config key train.optimizer: expected \"adamw\" or \"muon\", got " + quote_for_message(t.optimizer));
+  check_positive("train.muon_lr", t.muon_lr);
+  if (!(t.muon_momentum >= 0 && t.muon_momentum < 1)) throw ConfigError("config key train.muon_momentum: must be in [0, 1)");
+  if (!(t.muon_weight_decay >= 0)) throw ConfigError("config key train.muon_weight_decay: must be >= 0");
+  if (!(t.ema >= 0 && t.ema < 1)) throw ConfigError("config key train.ema: must be in [0, 1) (0 = off)");
   check_positive("train.eval_interval", t.eval_interval);
   check_positive("train.eval_batches", t.eval_batches);
   check_positive("train.log_interval", t.log_interval);

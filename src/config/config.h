@@ -60,6 +60,11 @@ struct TrainConfig {
   double beta1;
   double beta2;
   double grad_clip;
+  std::string optimizer;     // adamw | muon (Muon for the hidden matrices, AdamW for the rest)
+  double muon_lr;            // Muon's peak rate (its schedule is train.lr's, scaled)
+  double muon_momentum;
+  double muon_weight_decay;  // Muon's decoupled weight decay
+  double ema;                // decay of the weights' moving average; 0 = off
   int eval_interval;
   int eval_batches;
   int log_interval;

@@ -27,15 +27,19 @@ const std::string& meta(const SafetensorsFile& f, const std::string& key, const 
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Model<float>& model, const Config& cfg, const Vocab& vocab, int step,
-                     const TrainingState* state) {
+                     const TrainingState* state, const std::vector<float>* weights) {
+  const std::vector<float>& w = weights ? *weights : model.params;
   std::vector<TensorRef> tensors;
-  for (const auto& s : model.layout().specs()) tensors.push_back({s.name, s.shape, model.params.data() + s.offset});
+  for (const auto& s : model.layout().specs()) tensors.push_back({s.name, s.shape, w.data() + s.offset});
   if (state && state->m && state->v) {
     for (const auto& s : model.layout().specs()) {
       tensors.push_back({"optim.m." + s.name, s.shape, state->m->data() + s.offset});
       tensors.push_back({"optim.v." + s.name, s.shape, state->v->data() + s.offset});
     }
   }
+  if (state && state->raw)
+    for (const auto& s : model.layout().specs())
+      tensors.push_back({"optim.raw." + s.name, s.shape, state->raw->data() + s.offset});
   std::map<std::string, std::string> md;
   md["format"] = kCheckpointFormat;
   md["format_version"] = std::to_string(kCheckpointVersion);
@@ -97,16 +101,22 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
       throw InputError(where + ": tensor " + s.name + " has shape " + shape_str(it->second.shape) + ", the config needs " +
                        shape_str(s.shape));
   }
+  auto base_name = [](const std::string& name) {
+    for (const char* prefix : {"optim.m.", "optim.v.", "optim.raw."})
+      if (name.rfind(prefix, 0) == 0) return name.substr(std::char_traits<char>::length(prefix));
+    return name;
+  };
   for (const auto& [name, t] : f.tensors) {
-    const std::string base = name.rfind("optim.m.", 0) == 0 || name.rfind("optim.v.", 0) == 0 ? name.substr(8) : name;
+    const std::string base = base_name(name);
     if (!layout.find(base))
       throw InputError(where + ": unexpected tensor " + printable(name) + " (not part of the configured model)");
   }
   ck.model = std::make_unique<Model<float>>(ck.config.model, ck.vocab.size());
   Model<float>& m = *ck.model;
-  size_t optim_found = 0;
+  size_t optim_found = 0, raw_found = 0;
   ck.m.assign(m.params.size(), 0.f);
   ck.v.assign(m.params.size(), 0.f);
+  ck.raw.assign(m.params.size(), 0.f);
   for (const auto& s : m.layout().specs()) {
     auto copy = [&](const std::string& name, std::vector<float>& dst) {
       auto it = f.tensors.find(name);
@@ -120,11 +130,18 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     copy(s.name, m.params);
     optim_found += copy("optim.m." + s.name, ck.m);
     optim_found += copy("optim.v." + s.name, ck.v);
+    raw_found += copy("optim.raw." + s.name, ck.raw);
   }
   const size_t n_specs = m.layout().specs().size();
   if (optim_found != 0 && optim_found != 2 * n_specs)
     throw InputError(where + ": optimizer state is incomplete (" + std::to_string(optim_found) + " of " +
                      std::to_string(2 * n_specs) + " moment tensors)");
+  if (raw_found != 0 && raw_found != n_specs)
+    throw InputError(where + ": training weights are incomplete (" + std::to_string(raw_found) + " of " +
+                     std::to_string(n_specs) + " optim.raw tensors)");
+  if (raw_found != 0 && optim_found == 0)
+    throw InputError(where + ": has training weights (optim.raw) but no optimizer state");
+  if (raw_found == 0) ck.raw.clear();
   ck.has_optimizer = optim_found != 0;
   if (!ck.has_optimizer) {
     ck.m.clear();

@@ -1,6 +1,8 @@
 // checkpoint: a model (and optionally its training state) in one .safetensors file. Tensor names
-// are the ParamLayout names ("wte", "layers.0.mixer.w_in", ...); AdamW moments, when saved, are
-// "optim.m.<name>" and "optim.v.<name>". __metadata__ holds format, format_version, config (the
+// are the ParamLayout names ("wte", "layers.0.mixer.w_in", ...): the weights that sample and eval
+// use. The optimizer's state, when saved, is "optim.m.<name>" and "optim.v.<name>" (AdamW's moments;
+// Muon's momentum in m), and, when the weights written are an average (train.ema), the weights
+// training continues from are "optim.raw.<name>". __metadata__ holds format, format_version, config (the
 // resolved config JSON), vocab (JSON list of code points), step and, for resume, train_state.
 #pragma once
 
@@ -23,11 +25,13 @@ struct TrainingState {
   const std::vector<float>* m = nullptr;  // AdamW moments (parameter layout)
   const std::vector<float>* v = nullptr;
   nlohmann::json extra;                   // step counters, rng, best val loss...
+  const std::vector<float>* raw = nullptr;  // training's own weights when the file's are their average
 };
 
-// Writes atomically (temp file + rename): a crash leaves the old or the new file.
+// Writes atomically (temp file + rename): a crash leaves the old or the new file. The weights are
+// `weights` (parameter layout) when given, else model.params.
 void save_checkpoint(const std::string& path, const Model<float>& model, const Config& cfg, const Vocab& vocab,
-                     int step, const TrainingState* state);
+                     int step, const TrainingState* state, const std::vector<float>* weights = nullptr);
 
 struct LoadedCheckpoint {
   Config config;
@@ -36,6 +40,7 @@ struct LoadedCheckpoint {
   std::unique_ptr<Model<float>> model;
   bool has_optimizer = false;
   std::vector<float> m, v;
+  std::vector<float> raw;  // "optim.raw.*" (empty when the file has none): the weights to train on
   nlohmann::json train_state;
 };
 

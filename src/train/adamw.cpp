@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace spectral {
 
@@ -36,7 +37,10 @@ double global_grad_norm(const std::vector<float>& g) {
   return std::sqrt(s);
 }
 
-AdamW::AdamW(const ParamLayout& layout, const TrainConfig& t) : layout_(layout), t_(t) {
+AdamW::AdamW(const ParamLayout& layout, const TrainConfig& t, std::vector<bool> owns)
+    : layout_(layout), t_(t), owns_(std::move(owns)) {
+  if (owns_.empty()) owns_.assign(layout.specs().size(), true);
+  if (owns_.size() != layout.specs().size()) throw std::logic_error("AdamW: owns has the wrong length");
   m.assign(layout.total(), 0.f);
   v.assign(layout.total(), 0.f);
 }
@@ -54,7 +58,9 @@ void AdamW::update(std::vector<float>& params, const std::vector<float>& grads, 
   // tensor by tensor: weight decay is a property of the tensor (its ParamSpec), so no per-value mask
   // (which would cost as much memory as the weights); the threads share each tensor's loop
 #pragma omp parallel
-  for (const auto& s : layout_.specs()) {
+  for (size_t k = 0; k < layout_.specs().size(); k++) {
+    if (!owns_[k]) continue;
+    const ParamSpec& s = layout_.specs()[k];
     const float wdi = s.decay ? wd : 0.f;
     const long end = long(s.offset + s.size);
 #pragma omp for schedule(static) nowait

@@ -24,7 +24,9 @@ double global_grad_norm(const std::vector<float>& grads);
 
 class AdamW {
  public:
-  AdamW(const ParamLayout& layout, const TrainConfig& t);
+  // owns[i]: whether AdamW updates tensor i of the layout (in layout order); empty = every tensor.
+  // The others are left alone (another optimizer updates them: train/optimizer.h).
+  AdamW(const ParamLayout& layout, const TrainConfig& t, std::vector<bool> owns = {});
   // One update; t_step is the 1-based update count (bias correction). grad_scale multiplies the
   // gradients first (the clipping factor).
   void update(std::vector<float>& params, const std::vector<float>& grads, double lr, int t_step, double grad_scale);
@@ -33,6 +35,7 @@ class AdamW {
  private:
   const ParamLayout& layout_;
   TrainConfig t_;
+  std::vector<bool> owns_;
 };
 
 }  // namespace spectral

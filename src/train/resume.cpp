@@ -95,6 +95,7 @@ nlohmann::json train_state_to_json(const TrainState& s) {
               {"skipped_in_a_row", s.skipped_in_a_row},
               {"train_seconds", s.train_seconds},
               {"elapsed_s", s.elapsed_s},
+              {"ema_updates", s.ema_updates},
               {"data_chars", s.data_chars},
               {"data_fingerprint", s.data_fingerprint}};
 }
@@ -123,6 +124,7 @@ TrainState read_train_state(const LoadedCheckpoint& ck, const std::string& where
   s.skipped_in_a_row = int_field(j, "skipped_in_a_row", where);
   s.train_seconds = number_field(j, "train_seconds", where, 0);
   s.elapsed_s = number_field(j, "elapsed_s", where, 0);
+  if (j.contains("ema_updates")) s.ema_updates = int_field(j, "ema_updates", where);  // absent before train.ema
   const json& chars = field(j, "data_chars", where);
   if (!chars.is_number_unsigned()) throw InputError(where + ": train_state \"data_chars\" is not a non-negative integer");
   s.data_chars = chars.get<uint64_t>();
@@ -195,9 +197,14 @@ ResumePlan plan_resume(const std::string& dir, const std::vector<std::string>& s
   for (const auto& s : sets) apply_override(j, s);
   plan.config = load_config_json(j);
   const auto changes = differences(saved, config_to_json(plan.config));
-  for (const auto& c : changes)
+  for (const auto& c : changes) {
     if (c.key.rfind("model.", 0) == 0)
       throw ConfigError("resume: " + describe(c) + ": the model cannot change on resume (the checkpoint's weights have its shapes)");
+    if (c.key == "train.optimizer")
+      throw ConfigError("resume: " + describe(c) +
+                        ": the optimizer cannot change on resume (the checkpoint's optimizer state is the other one's); "
+                        "train another run with --out for the other optimizer");
+  }
   if (!changes.empty() && !allow_changes) {
     std::string list;
     for (size_t i = 0; i < changes.size(); i++) list += (i ? ", " : "") + describe(changes[i]);

@@ -1,10 +1,12 @@
 // resume: what a checkpoint holds so that a run continues exactly where it stopped, and the rules
-// for continuing. last.safetensors carries, beside the weights and AdamW moments, a train_state
+// for continuing. last.safetensors carries, beside the weights and the optimizer's state (and, with
+// train.ema, the raw training weights beside their average: io/checkpoint.h), a train_state
 // JSON: step, the batch sampler's RNG (the data position: batches are drawn at random offsets),
 // best and last validation loss, the training-loss accumulator of the current metrics interval,
-// skip counters, time spent, and a fingerprint of the training text. The learning-rate schedule
-// position is the step. The config is the checkpoint's; changing it on resume needs
-// --allow-changes (model.* never changes: the weights have its shapes).
+// skip counters, time spent, the number of updates in the weights' average, and a fingerprint of the
+// training text. The learning-rate schedule position is the step. The config is the checkpoint's;
+// changing it on resume needs --allow-changes (model.* and train.optimizer never change: the
+// weights have the model's shapes, the optimizer state belongs to its optimizer).
 #pragma once
 
 #include <cmath>
@@ -31,6 +33,7 @@ struct TrainState {
   int skipped_in_a_row = 0;
   double train_seconds = 0;          // time in training steps (tokens/s)
   double elapsed_s = 0;              // wall time of the run so far, all sessions
+  int ema_updates = 0;               // updates in the weights' average (train.ema; 0 when off)
   uint64_t data_chars = 0;           // training text: characters and fingerprint
   std::string data_fingerprint;
 };

@@ -71,14 +71,16 @@ void RunDirectory::log(const nlohmann::json& line) {
   metrics_.flush();
 }
 
-void RunDirectory::save_last(const Model<float>& model, const Config& cfg, const Vocab& vocab, const AdamW& adamw,
-                             const TrainState& state) {
-  TrainingState ts{&adamw.m, &adamw.v, train_state_to_json(state)};
-  save_checkpoint(last_path(), model, cfg, vocab, state.step, &ts);
+void RunDirectory::save_last(const Model<float>& model, const Config& cfg, const Vocab& vocab,
+                             const Optimizer& optimizer, const WeightAverage& average, const TrainState& state) {
+  const bool avg = average.on();
+  TrainingState ts{&optimizer.m(), &optimizer.v(), train_state_to_json(state), avg ? &model.params : nullptr};
+  save_checkpoint(last_path(), model, cfg, vocab, state.step, &ts, avg ? &average.weights : nullptr);
 }
 
-void RunDirectory::save_best(const Model<float>& model, const Config& cfg, const Vocab& vocab, int step) {
-  save_checkpoint(dir_ + "/best.safetensors", model, cfg, vocab, step, nullptr);
+void RunDirectory::save_best(const Model<float>& model, const Config& cfg, const Vocab& vocab, int step,
+                             const std::vector<float>& weights) {
+  save_checkpoint(dir_ + "/best.safetensors", model, cfg, vocab, step, nullptr, &weights);
 }
 
 }  // namespace spectral

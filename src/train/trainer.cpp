@@ -3,7 +3,8 @@
 // update, log, evaluate, save — until the last step, a requested step, the time budget or a signal,
 // always leaving a checkpoint to resume from. Policies live in their own units: run_directory (what
 // is written where), training_data (the text and its checks), progress (the display), resume (the
-// state a checkpoint carries), adamw (update and schedule), eval/evaluate (validation loss).
+// state a checkpoint carries), optimizer (AdamW or Muon + AdamW), adamw (the schedule), ema (the
+// weights' average), eval/evaluate (validation loss).
 #include "train/trainer.h"
 
 #include <spdlog/spdlog.h>
@@ -17,6 +18,8 @@
 #include "model/mixer_registry.h"
 #include "model/model.h"
 #include "train/adamw.h"
+#include "train/ema.h"
+#include "train/optimizer.h"
 #include "train/progress.h"
 #include "train/run_directory.h"
 #include "train/training_data.h"
@@ -57,13 +60,22 @@ Config share_config(const Config& cfg, const Communicator& comm) {
   return comm.root() ? cfg : load_config_json(nlohmann::json::parse(j));
 }
 
-// Weights, AdamW moments and counters of rank 0 on every process (fresh or resumed alike).
-void share_start(Model<float>& model, AdamW& adamw, TrainState& st, bool resuming, const Communicator& comm) {
+// Weights, optimizer state, the weights' average and counters of rank 0 on every process (fresh or
+// resumed alike).
+void share_start(Model<float>& model, Optimizer& optimizer, WeightAverage& average, TrainState& st, bool resuming,
+                 const Communicator& comm) {
   if (comm.size == 1) return;
   comm.broadcast(model.params.data(), model.params.size());
   if (!resuming) return;  // fresh: zero moments and a fresh state everywhere
-  comm.broadcast(adamw.m.data(), adamw.m.size());
-  comm.broadcast(adamw.v.data(), adamw.v.size());
+  comm.broadcast(optimizer.m().data(), optimizer.m().size());
+  comm.broadcast(optimizer.v().data(), optimizer.v().size());
+  if (average.on()) {
+    average.weights.resize(model.params.size());
+    comm.broadcast(average.weights.data(), average.weights.size());
+    double n = double(average.updates);
+    comm.broadcast(&n, 1);
+    average.updates = int64_t(n);
+  }
   std::string state = comm.root() ? train_state_to_json(st).dump() : std::string();
   comm.broadcast(state);
   if (!comm.root()) {
@@ -99,12 +111,14 @@ uint64_t check_identical_weights(const std::vector<float>& params, const Communi
 }
 
 // A config too large for the machine stops here, with its estimate, rather than as std::bad_alloc
-// part way through allocating: the parameter arena four times over (weights, gradients, AdamW's two
-// moments) and the activation arenas for this process's share of the batch.
-void check_training_memory(const ModelConfig& mc, int vocab, int B_local, int T) {
+// part way through allocating: the parameter arena four times over (weights, gradients, the
+// optimizer's two moments; five with the weights' average) and the activation arenas for this
+// process's share of the batch.
+void check_training_memory(const ModelConfig& mc, const TrainConfig& tc, int vocab, int B_local, int T) {
   const size_t limit = memory_limit_bytes();
   if (limit == 0) return;
-  const double params = 4.0 * sizeof(float) * Model<float>::layout_for(mc, vocab).total();
+  const double copies = tc.ema > 0 ? 5.0 : 4.0;
+  const double params = copies * sizeof(float) * Model<float>::layout_for(mc, vocab).total();
   const double acts = double(Model<float>::activation_bytes_for(mc, vocab, B_local, T));
   if (params + acts <= 0.9 * double(limit)) return;
   throw InputError("this config needs about " + format_bytes(params + acts) + " of memory (" + format_bytes(params) +
@@ -143,24 +157,32 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     on_root(comm, [&] { data = load_training_data(cfg, resume); });
     share_training_data(data, comm);
     on_root(comm, [&] {  // rank 0 decides for all: every process stops, or none
-      check_training_memory(mc, data.vocab.size(), B_local, T);
+      check_training_memory(mc, tc, data.vocab.size(), B_local, T);
       const std::string warning = resume ? std::string() : schedule_warning(tc);
       if (!warning.empty()) spdlog::warn("{}", warning);
     });
 
     Model<float> model(mc, data.vocab.size());
     model.set_weights_change_every_step(true);
-    AdamW adamw(model.layout(), tc);
+    Optimizer optimizer(model.layout(), tc, mc.d_model);
+    WeightAverage average(tc.ema);
     TrainState st;
     if (resume) {
-      model.params = resume->checkpoint.model->params;
-      adamw.m = resume->checkpoint.m;
-      adamw.v = resume->checkpoint.v;
+      // a checkpoint written with the average on holds the average as its weights and the weights
+      // to train on as optim.raw
+      const LoadedCheckpoint& ck = resume->checkpoint;
+      const bool averaged = !ck.raw.empty();
+      model.params = averaged ? ck.raw : ck.model->params;
+      optimizer.m() = ck.m;
+      optimizer.v() = ck.v;
       st = resume->state;
+      // an average switched on at this resume starts here
+      if (average.on()) average.reset(ck.model->params, averaged ? st.ema_updates : 0);
     } else {
       model.init(static_cast<uint64_t>(tc.seed));
     }
-    share_start(model, adamw, st, resuming, comm);
+    share_start(model, optimizer, average, st, resuming, comm);
+    if (!resuming && average.on()) average.reset(model.params, 0);
     std::mt19937_64 rng(static_cast<uint64_t>(tc.seed) * 0x9E3779B97F4A7C15ull + 1);
     if (resuming) rng = rng_from_string(st.rng, "checkpoint " + opt.out_dir + "/last.safetensors");
     st.data_chars = data.chars;
@@ -168,7 +190,12 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     spdlog::info("model: {} parameters, mixers [{}], d={}, layers={}, context={}{}", model.num_params(), mixer_list(mc),
                  mc.d_model, mc.n_layers, mc.context,
                  comm.size > 1 ? fmt::format(", {} processes x {} sequences", comm.size, B_local) : std::string());
-
+    if (comm.root() && tc.optimizer == "muon")
+      spdlog::info("optimizer: Muon (lr {}, momentum {}) for {}; AdamW for every other tensor", tc.muon_lr,
+                   tc.muon_momentum, optimizer.muon_tensors());
+    if (comm.root() && average.on())
+      spdlog::info("weights' average on (decay {}): validation, best.safetensors and last.safetensors' weights use it",
+                   tc.ema);
     TrainSummary sum;
     sum.first_step = st.step;
     if (opt.stop_at > 0 && opt.stop_at <= st.step && st.step < tc.steps)
@@ -192,7 +219,8 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
       st.step = step;
       st.rng = rng_to_string(rng);
       st.elapsed_s = clock.elapsed();
-      if (run) run->save_last(model, cfg, data.vocab, adamw, st);
+      st.ema_updates = int(average.updates);
+      if (run) run->save_last(model, cfg, data.vocab, optimizer, average, st);
       last_saved = step;
     };
     on_root(comm, [&] {
@@ -211,15 +239,19 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
                              : "no checkpoint was written yet; the first is due at step " +
                                    std::to_string(std::min(tc.eval_interval, tc.steps));
     };
+    // the weights that validation scores and best.safetensors holds: the average when it is on
+    auto evaluated_weights = [&]() -> const std::vector<float>& { return average.on() ? average.weights : model.params; };
     auto evaluate_and_save = [&](int step) {
+      if (average.on()) std::swap(model.params, average.weights);
       const double val = validation_loss(model, data.val, B_local, T, tc.eval_batches, comm);
+      if (average.on()) std::swap(model.params, average.weights);
       st.last_val_loss = val;
       const bool best = val < st.best_val_loss;
       if (best) st.best_val_loss = val;
       if (run) {
         run->log({{"step", step}, {"val_loss", val}, {"elapsed_s", clock.elapsed()}});
         // best first: if a crash falls between the two writes, the resumed run redoes this evaluation
-        if (best) run->save_best(model, cfg, data.vocab, step);
+        if (best) run->save_best(model, cfg, data.vocab, step, evaluated_weights());
       }
       save_last(step);
       progress.break_line();
@@ -252,7 +284,8 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
       }
       if (std::isfinite(loss) && std::isfinite(norm)) {
         const double clip = (tc.grad_clip > 0 && norm > tc.grad_clip) ? tc.grad_clip / norm : 1.0;
-        adamw.update(model.params, model.grads, lr, step + 1, clip / comm.size);
+        optimizer.update(model.params, model.grads, lr, step + 1, clip / comm.size);
+        if (average.on()) average.update(model.params);
         st.loss_sum += loss;
         st.loss_count++;
         st.skipped_in_a_row = 0;

@@ -1,4 +1,4 @@
-// trainer: one training run — data, model, AdamW, schedule, periodic evaluation, metrics.jsonl,
+// trainer: one training run — data, model, optimizer, schedule, periodic evaluation, metrics.jsonl,
 // progress line, checkpoints (last.safetensors at every evaluation, at the end and whenever the run
 // stops early; best.safetensors at the lowest validation loss). A run resumes exactly from
 // last.safetensors (train/resume.h), stops cleanly when asked (a signal, a step, a time limit) and
