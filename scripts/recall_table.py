@@ -6,14 +6,16 @@ usage: recall_table.py RUNS_CSV [--header TEXT] [--plot OUT.png]
 RUNS_CSV has the rows mixer,seed,task,answers,accuracy,mean_loss. Prints a markdown table on
 stdout: one row per mixer, one column per task, each cell the accuracy on the answer characters as
 mean ± sample standard deviation over the seeds (in %), then the same for the mean loss in nats.
---plot draws the accuracies as grouped bars with the seeds' spread as error bars."""
+--plot draws the accuracies of the answers (recall and copy; not the query keys) as grouped bars
+with the seeds' spread as error bars."""
 import argparse
 import csv
 import math
 import sys
 
-# a guess among the characters an answer can be: one of 10 digits (recall), 26 lowercase letters (copy)
-CHANCE = {"recall": 1 / 10, "copy": 1 / 26}
+# a guess among the characters an answer can be: one of 10 digits (recall), 26 lowercase letters
+# (copy), 26 uppercase keys (key: a query's key, score_recall.py --query-keys)
+CHANCE = {"recall": 1 / 10, "copy": 1 / 26, "key": 1 / 26}
 
 
 def stats(xs):
@@ -28,10 +30,10 @@ def pm(xs, scale, fmt):
 
 
 def task_order(tasks):
-    # recall distances ascending, then the copy task(s)
+    # recall distances ascending, then the copy task(s), then the query keys
     def key(t):
         kind, _, d = t.rpartition("-")
-        return (kind != "recall", kind, int(d) if d.isdigit() else 0)
+        return ({"recall": 0, "copy": 1}.get(kind, 2), kind, int(d) if d.isdigit() else 0)
     return sorted(tasks, key=key)
 
 
@@ -81,6 +83,7 @@ def main(argv):
         fig, ax = plt.subplots(figsize=(8, 3.6))
         width = 0.8 / len(mixers)
         colours = plt.get_cmap("tab10").colors
+        tasks = [t for t in tasks if not t.startswith("key-")]
         for k, m in enumerate(mixers):
             xs, ys, es = [], [], []
             for i, t in enumerate(tasks):

@@ -8,7 +8,7 @@ that every answer position holds what the format says (the query's value equals 
 D characters after it; the copy repeats its string exactly at its distance), that the queried key
 occurs nowhere else in the window before the query, that every event in the text is listed, that
 the distances are about equally frequent, and that the scorer counts accuracy and loss on the
-answer characters only. Exit status 0 when all hold, 1 with the failures listed."""
+answer characters only (and, with --query-keys, the characters before them). Exit status 0 when all hold, 1 with the failures listed."""
 import argparse
 import csv
 import os
@@ -94,6 +94,11 @@ def check_scorer(scripts, workdir):
     check(out.returncode == 0, f"score_recall.py failed: {out.stderr}")
     check(out.stdout == "task,answers,accuracy,mean_loss\nrecall-16,2,0.5000,1.6250\ncopy-256,1,1.0000,0.1250\n",
           f"score_recall.py printed {out.stdout!r}")
+    # --query-keys: the character before each recall answer, as task key-D (positions 3 and 4 here)
+    out = subprocess.run(["/usr/bin/python3", os.path.join(scripts, "score_recall.py"), per, ans, "--query-keys"],
+                         capture_output=True, text=True)
+    check(out.stdout == "task,answers,accuracy,mean_loss\nrecall-16,2,0.5000,1.6250\nkey-16,2,0.5000,1.1250\n"
+                        "copy-256,1,1.0000,0.1250\n", f"score_recall.py --query-keys printed {out.stdout!r}")
     # a text that is not the one the answers were written for is refused
     with open(ans, "w") as f:
         f.write("position,task,character\n4,recall-16,8\n")
