@@ -8,8 +8,9 @@
 # number of steps (the same tokens for every mixer: the budget does not depend on the machine's
 # speed), scores the group's test text with `spectral eval --per-char`, and with
 # scripts/score_recall.py and scripts/recall_table.py writes to runs/recall/: runs.csv (one row per
-# mixer, seed and task), table.md (per mixer and task: accuracy on the answer characters and their
-# mean loss, mean ± sample standard deviation over the seeds) and plot.png.
+# mixer, seed and task; tasks key-D are the queries' key characters), table.md (per mixer and task:
+# accuracy on the answer characters and their mean loss, mean ± sample standard deviation over the
+# seeds) and plot.png.
 # MIXERS="attention fft" (names of configs/*.json; default attention fft rot-dynamic local hybrid)
 # restricts the runs; every model is the config's mixer(s) at the size below, whatever else the
 # config says. RECALL_STEPS_SHORT and RECALL_STEPS_LONG change the budgets (default 400 and 100).
@@ -77,7 +78,7 @@ for seed in $(seq 1 "$seeds"); do
       "$bin" eval --checkpoint "$dir/last.safetensors" --text "$out/$group-test.txt" --stride "$stride" \
         --per-char "$dir/per-char.csv" >> "$dir.log" 2>&1
       /usr/bin/python3 "$root/scripts/score_recall.py" "$dir/per-char.csv" "$out/$group-test-answers.csv" \
-        --prefix "$name,$seed," >> "$out/runs.csv"
+        --query-keys --prefix "$name,$seed," >> "$out/runs.csv"
       echo "   $(( $(date +%s) - start )) s" >&2
     done
   done
