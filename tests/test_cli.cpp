@@ -13,6 +13,42 @@ using nlohmann::json;
 
 using Workspace = TrainWorkspace;
 
+namespace {
+
+// One row of eval --per-char: position,"character",loss,correct (a quote inside the character is
+// doubled; the newline character's row spans two lines inside its quotes).
+struct PerChar {
+  long position;
+  std::string character;
+  double loss;
+  int correct;
+};
+
+std::vector<PerChar> parse_per_char(const std::string& csv) {
+  std::vector<PerChar> rows;
+  size_t i = csv.find('\n') + 1;  // past the header
+  while (i < csv.size()) {
+    PerChar row;
+    size_t comma = csv.find(',', i);
+    row.position = std::stol(csv.substr(i, comma - i));
+    i = comma + 2;  // past ,"
+    while (!(csv[i] == '"' && csv[i + 1] != '"')) {
+      row.character += csv[i];
+      i += csv[i] == '"' ? 2 : 1;
+    }
+    i += 2;  // past ",
+    comma = csv.find(',', i);
+    row.loss = std::stod(csv.substr(i, comma - i));
+    const size_t end = csv.find('\n', comma);
+    row.correct = std::stoi(csv.substr(comma + 1, end - comma - 1));
+    rows.push_back(row);
+    i = end + 1;
+  }
+  return rows;
+}
+
+}  // namespace
+
 TEST(Cli, TrainSampleEvalEndToEnd) {
   Workspace ws("e2e");
   const std::string out = ws.dir + "/run";
@@ -68,22 +104,61 @@ TEST(Cli, TrainSampleEvalEndToEnd) {
   EXPECT_NEAR(e["bpc"].get<double>(), e["loss"].get<double>() / std::log(2.0), 1e-9);
   EXPECT_NEAR(e["perplexity"].get<double>(), std::exp(e["loss"].get<double>()), 1e-6);
   EXPECT_LT(e["loss"].get<double>(), std::log(14.0));  // better than uniform over the 14 characters
-  // per-char CSV: header + one row per scored character, mean equals the reported loss
-  std::istringstream csv(slurp(ws.dir + "/per.csv"));
-  std::string line;
-  std::getline(csv, line);
-  EXPECT_EQ(line, "position,character,loss");
+  // per-char CSV: header + one row per scored character, positions 1..699 with the text's
+  // characters, mean equals the reported loss
+  const std::string csv = slurp(ws.dir + "/per.csv");
+  ASSERT_EQ(csv.substr(0, csv.find('\n')), "position,character,loss,correct");
+  const std::vector<PerChar> per = parse_per_char(csv);
+  ASSERT_EQ(per.size(), 699u);
+  const std::string held_text = slurp(held);
   double sum = 0;
-  int n = 0;
-  while (std::getline(csv, line)) {
-    if (line.empty()) continue;  // the newline character's row spans two lines inside quotes
-    auto comma = line.rfind(',');
-    if (line.back() == '"' || comma == std::string::npos) continue;
-    sum += std::stod(line.substr(comma + 1));
-    n++;
+  for (size_t i = 0; i < per.size(); i++) {
+    EXPECT_EQ(per[i].position, (long)i + 1);
+    EXPECT_EQ(per[i].character, held_text.substr(i + 1, 1)) << i;
+    sum += per[i].loss;
   }
-  EXPECT_EQ(n, 699);
-  EXPECT_NEAR(sum / n, e["loss"].get<double>(), 1e-4);
+  EXPECT_NEAR(sum / per.size(), e["loss"].get<double>(), 1e-4);
+}
+
+TEST(Cli, EvalCorrectColumnIsWhatGreedySamplingPicks) {
+  // correct = 1 exactly where the character is the model's top prediction: checked against greedy
+  // sampling (a separate code path: incremental generation from the prompt) for prefixes within
+  // one context, and against the loss (probability above 1/2 is always the top; the top has at
+  // least 1/V)
+  Workspace ws("correct");
+  const std::string run = ws.dir + "/run";
+  ASSERT_EQ(run_spectral(ws.train(run, "--set train.steps=60"), ws.dir).code, 0);
+  const std::string held = ws.dir + "/held.txt", text = generated_text(400, 11);
+  spit(held, text);
+  RunResult r = run_spectral("eval --checkpoint " + run + "/last.safetensors --text " + held + " --per-char - --threads 1", ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<PerChar> per = parse_per_char(r.out);
+  ASSERT_EQ(per.size(), 399u);
+  int ones = 0, zeros = 0;
+  const double vocab = 14;  // the generated text's characters: 12 words' letters, space, '.', '\n'
+  for (const PerChar& c : per) {
+    ASSERT_TRUE(c.correct == 0 || c.correct == 1) << c.position;
+    (c.correct ? ones : zeros)++;
+    if (c.loss < std::log(2.0)) {
+      EXPECT_EQ(c.correct, 1) << c.position;
+    }
+    if (c.correct) {
+      EXPECT_LE(c.loss, std::log(vocab) + 1e-4) << c.position;
+    }
+  }
+  EXPECT_GT(ones, 40);  // the trained model predicts some characters and misses others
+  EXPECT_GT(zeros, 40);
+  // the tiny config's context is 32: prefixes of up to 31 characters are scored in the first window
+  for (int i = 1; i < 32; i++) {
+    spit(ws.dir + "/prompt.txt", text.substr(0, i));
+    RunResult g = run_spectral("sample --checkpoint " + run + "/last.safetensors --prompt-file " + ws.dir +
+                                   "/prompt.txt --tokens 1 --temperature 0 --threads 1",
+                               ws.dir);
+    ASSERT_EQ(g.code, 0) << g.err;
+    ASSERT_EQ(g.out.size(), (size_t)i + 2) << g.out;
+    EXPECT_EQ(per[i - 1].correct, g.out[i] == text[i] ? 1 : 0) << "position " << i << ": greedy picks '" << g.out[i]
+                                                               << "', the text has '" << text[i] << "'";
+  }
 }
 
 TEST(Cli, EvalScoresEveryCharacterOnceWhateverTheStride) {

@@ -164,7 +164,7 @@ TEST(CliConventions, DashIsStandardInputAndOutput) {
   EXPECT_EQ(r.out, file.out);
   r = run_in(ws.dir, "eval --checkpoint " + run + " --text " + ws.text + " --per-char -");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("position,character,loss\n", 0), 0u) << r.out.substr(0, 100);
+  EXPECT_EQ(r.out.rfind("position,character,loss,correct\n", 0), 0u) << r.out.substr(0, 100);
   EXPECT_EQ(r.out.find("perplexity"), std::string::npos);
   EXPECT_NE(r.err.find("perplexity"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(ws.dir + "/-"));

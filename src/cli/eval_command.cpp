@@ -1,5 +1,6 @@
 // eval_command: `spectral eval --checkpoint FILE|RUN_DIR --text FILE|- [--json] [--per-char CSV|-]` —
-// loss in nats per character, bits per character, perplexity, characters scored. "-" is standard
+// loss in nats per character, bits per character, perplexity, characters scored; per character, its
+// loss and whether it was the model's top prediction. "-" is standard
 // input (--text) or standard output (--per-char: the CSV alone; the summary then goes to stderr).
 #include <spdlog/spdlog.h>
 
@@ -42,7 +43,8 @@ CLI::App* add_eval_command(CLI::App& app, Action* action) {
       ->capture_default_str()
       ->check(CLI::IsMember({"error", "skip"}));
   sub->add_flag("--json", a->json, "Print exactly one JSON object {loss, bpc, perplexity, chars} on stdout");
-  sub->add_option("--per-char", a->per_char, "Write a CSV with one row per scored character: position,character,loss (- writes it to stdout)");
+  sub->add_option("--per-char", a->per_char, "Write a CSV with one row per scored character: position,character,loss,correct (correct: 1 if the "
+                  "character is the model's top prediction, else 0; - writes it to stdout)");
   add_threads_option(sub, &a->threads);
   *action = [a]() -> int {
     const bool csv_to_stdout = a->per_char == "-";
@@ -72,11 +74,13 @@ CLI::App* add_eval_command(CLI::App& app, Action* action) {
     const int stride = a->stride == 0 ? std::max(1, ctx / 2) : a->stride;
     if (stride < 1 || stride > ctx) throw InputError("eval: --stride must be in [1, context = " + std::to_string(ctx) + "]");
     std::vector<float> per;
-    const double total = score_text(*ck.model, tokens, stride, a->per_char.empty() ? nullptr : &per);
+    std::vector<uint8_t> correct;
+    const bool want = !a->per_char.empty();
+    const double total = score_text(*ck.model, tokens, stride, want ? &per : nullptr, want ? &correct : nullptr);
     const size_t chars = tokens.size() - 1;
     const double loss = total / chars, bpc = loss / std::log(2.0), ppl = std::exp(loss);
     if (!a->per_char.empty()) {
-      std::string csv = "position,character,loss\n";
+      std::string csv = "position,character,loss,correct\n";
       for (size_t i = 0; i < per.size(); i++) {
         std::string ch = ck.vocab.decode(&tokens[i + 1], 1);
         std::string quoted = "\"";
@@ -84,7 +88,7 @@ CLI::App* add_eval_command(CLI::App& app, Action* action) {
         quoted += "\"";
         char num[64];
         std::snprintf(num, sizeof num, "%.6f", per[i]);
-        csv += std::to_string(first + i + 1) + "," + quoted + "," + num + "\n";
+        csv += std::to_string(first + i + 1) + "," + quoted + "," + num + (correct[i] ? ",1\n" : ",0\n");
       }
       if (csv_to_stdout)
         std::fwrite(csv.data(), 1, csv.size(), stdout);

@@ -22,12 +22,15 @@ double validation_loss(Model<float>& model, const std::vector<int32_t>& tokens, 
   return comm.sum(total) / double(windows);
 }
 
-double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int stride, std::vector<float>* per_position) {
+double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int stride, std::vector<float>* per_position,
+                  std::vector<uint8_t>* correct) {
   const int ctx = model.config().context;
   if (stride <= 0 || stride > ctx) throw std::invalid_argument("score_text: stride must be in [1, context]");
   const size_t n = tokens.size();
   if (n < 2) throw std::invalid_argument("score_text: need at least two characters");
   if (per_position) per_position->assign(n - 1, 0.f);
+  if (correct) correct->assign(n - 1, 0);
+  const int V = model.vocab_size();
   // Windows: inputs tokens[start .. start+len), each scoring the targets not scored before. All
   // windows have the same length (the last one is moved back to end at the text's end), so they
   // are run in batches.
@@ -64,6 +67,10 @@ double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int s
         const float l = model.losses()[(size_t)b * len + p];
         total += l;
         if (per_position) (*per_position)[target - 1] = l;
+        if (correct) {
+          const float* z = model.logits() + ((size_t)b * len + p) * V;
+          (*correct)[target - 1] = std::max_element(z, z + V) - z == tokens[target];
+        }
       }
     }
   }

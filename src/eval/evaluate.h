@@ -20,8 +20,10 @@ double validation_loss(Model<float>& model, const std::vector<int32_t>& tokens, 
 // Scores every token after the first exactly once: windows of the model's context advance by
 // stride (<= context); each window scores only the positions not scored before, so every scored
 // character sees at least context − stride characters of history (except near the start).
-// per_position gets the loss of predicting tokens[i] for i = 1 .. n−1 (index i−1).
-// Returns the sum of the losses.
-double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int stride, std::vector<float>* per_position);
+// per_position gets the loss of predicting tokens[i] for i = 1 .. n−1 (index i−1); correct (if
+// given) gets, at the same index, 1 where tokens[i] is the model's top prediction — the first
+// largest logit, the character greedy sampling picks — and 0 elsewhere. Returns the sum of the losses.
+double score_text(Model<float>& model, const std::vector<int32_t>& tokens, int stride, std::vector<float>* per_position,
+                  std::vector<uint8_t>* correct = nullptr);
 
 }  // namespace spectral
