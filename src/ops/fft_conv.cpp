@@ -22,34 +22,11 @@ size_t fft_conv_saved_size(int B, int Tn, int C) {
   return size_t(2) * fft_complex_stride(N) * (size_t(B) * C + C);
 }
 
+// kTile rows of the transform length, one per thread
 template <typename T>
-struct Scratch {
-  T* real = nullptr;                // kTile rows of fft_real_stride(N)
-  std::complex<T>* cplx = nullptr;  // kTile rows of fft_complex_stride(N)
-  size_t real_cap = 0, cplx_cap = 0;
-  void ensure(int N) {
-    size_t r = size_t(kTile) * fft_real_stride(N), c = size_t(kTile) * fft_complex_stride(N);
-    if (r > real_cap) {
-      fft_aligned_free(real);
-      real = static_cast<T*>(fft_aligned_alloc(r * sizeof(T)));
-      real_cap = r;
-    }
-    if (c > cplx_cap) {
-      fft_aligned_free(cplx);
-      cplx = static_cast<std::complex<T>*>(fft_aligned_alloc(c * sizeof(std::complex<T>)));
-      cplx_cap = c;
-    }
-  }
-  ~Scratch() {
-    fft_aligned_free(real);
-    fft_aligned_free(cplx);
-  }
-};
-
-template <typename T>
-static Scratch<T>& scratch(int N) {
-  thread_local Scratch<T> s;
-  s.ensure(N);
+static FftRowsScratch<T>& scratch(int N) {
+  thread_local FftRowsScratch<T> s;
+  s.ensure(kTile, N);
   return s;
 }
 
@@ -81,7 +58,7 @@ void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const
 #pragma omp parallel for schedule(static) if ((long)B * C * N >= kMinParallelWork)
   for (int job = 0; job < B * tiles; job++) {
     const int b = job / tiles, c0 = (job % tiles) * kTile, w = std::min(kTile, C - c0);
-    Scratch<T>& s = scratch<T>(N);
+    FftRowsScratch<T>& s = scratch<T>(N);
     const T* ub = u + (size_t)b * Tn * C;
     for (int j = 0; j < w; j++) std::fill(s.real + (size_t)j * rs + Tn, s.real + (size_t)(j + 1) * rs, T(0));
     for (int t = 0; t < Tn; t++)
@@ -118,7 +95,7 @@ void fft_conv_backward(T* du, T* dk, T* dD, const T* dy, const T* u, const T* k,
 #pragma omp parallel for schedule(static) if ((long)B * C * N >= kMinParallelWork)
   for (int tile = 0; tile < tiles; tile++) {
     const int c0 = tile * kTile, w = std::min(kTile, C - c0);
-    Scratch<T>& s = scratch<T>(N);
+    FftRowsScratch<T>& s = scratch<T>(N);
     std::vector<std::complex<T>> dkf((size_t)w * nb, std::complex<T>(0));
     std::vector<double> dDacc(w, 0.0);
     std::vector<std::complex<T>> dyf(nb);

@@ -52,34 +52,11 @@ void fft_online_begin(FftOnlineTaps<T>& taps, const T* k, int kstride, int C, in
 }
 
 // Per-thread transform rows for kTile channels of length N.
+// kTile rows of the transform length, one per thread (fft_conv keeps its own)
 template <typename T>
-struct OnlineScratch {
-  T* real = nullptr;
-  std::complex<T>* cplx = nullptr;
-  size_t real_cap = 0, cplx_cap = 0;
-  void ensure(int N) {
-    const size_t r = size_t(kTile) * fft_real_stride(N), c = size_t(kTile) * fft_complex_stride(N);
-    if (r > real_cap) {
-      fft_aligned_free(real);
-      real = static_cast<T*>(fft_aligned_alloc(r * sizeof(T)));
-      real_cap = r;
-    }
-    if (c > cplx_cap) {
-      fft_aligned_free(cplx);
-      cplx = static_cast<std::complex<T>*>(fft_aligned_alloc(c * sizeof(std::complex<T>)));
-      cplx_cap = c;
-    }
-  }
-  ~OnlineScratch() {
-    fft_aligned_free(real);
-    fft_aligned_free(cplx);
-  }
-};
-
-template <typename T>
-static OnlineScratch<T>& online_scratch(int N) {
-  thread_local OnlineScratch<T> s;
-  s.ensure(N);
+static FftRowsScratch<T>& online_scratch(int N) {
+  thread_local FftRowsScratch<T> s;
+  s.ensure(kTile, N);
   return s;
 }
 
@@ -96,7 +73,7 @@ void fft_online_make_levels(FftOnlineTaps<T>& taps, const T* k, int kstride, int
     const T scale = T(1) / T(N);
 #pragma omp parallel for schedule(static) if ((long)C * N >= 8 * kMinParallelWork)
     for (int c = 0; c < C; c++) {
-      OnlineScratch<T>& s = online_scratch<T>(N);
+      FftRowsScratch<T>& s = online_scratch<T>(N);
       std::memset(s.real, 0, sizeof(T) * N);
       std::memcpy(s.real, k + (size_t)c * kstride, sizeof(T) * used);
       std::complex<T>* row = spec + (size_t)c * cs;
@@ -121,7 +98,7 @@ static void add_square(T* pending, const T* u_cache, const FftOnlineTaps<T>& tap
 #pragma omp parallel for schedule(static) if ((long)C * N >= 8 * kMinParallelWork)
   for (int tile = 0; tile < tiles; tile++) {
     const int c0 = tile * kTile, nc = std::min(kTile, C - c0);
-    OnlineScratch<T>& s = online_scratch<T>(N);
+    FftRowsScratch<T>& s = online_scratch<T>(N);
     for (int r = 0; r < nc; r++) std::memset(s.real + (size_t)r * rs + L, 0, sizeof(T) * L);
     if (nc == kTile) {  // a whole tile: a loop of known length, unrolled
       for (int a = 0; a < L; a++) {

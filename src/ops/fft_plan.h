@@ -37,4 +37,34 @@ const RealFft<T>& real_fft(int n);
 void* fft_aligned_alloc(size_t bytes);
 void fft_aligned_free(void* p);
 
+// Room for `rows` rows of one length-N transform, real and complex (fft_real_stride and
+// fft_complex_stride apart), grown on demand and never shrunk. Each op keeps its own thread_local
+// one, so that no op's buffer is regrown under another's pointer.
+template <typename T>
+struct FftRowsScratch {
+  T* real = nullptr;
+  std::complex<T>* cplx = nullptr;
+  size_t real_cap = 0, cplx_cap = 0;
+  void ensure(int rows, int N) {
+    const size_t r = size_t(rows) * fft_real_stride(N), c = size_t(rows) * fft_complex_stride(N);
+    if (r > real_cap) {
+      fft_aligned_free(real);
+      real = static_cast<T*>(fft_aligned_alloc(r * sizeof(T)));
+      real_cap = r;
+    }
+    if (c > cplx_cap) {
+      fft_aligned_free(cplx);
+      cplx = static_cast<std::complex<T>*>(fft_aligned_alloc(c * sizeof(std::complex<T>)));
+      cplx_cap = c;
+    }
+  }
+  FftRowsScratch() = default;
+  FftRowsScratch(const FftRowsScratch&) = delete;
+  FftRowsScratch& operator=(const FftRowsScratch&) = delete;
+  ~FftRowsScratch() {
+    fft_aligned_free(real);
+    fft_aligned_free(cplx);
+  }
+};
+
 }  // namespace spectral
