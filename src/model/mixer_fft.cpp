@@ -53,23 +53,31 @@ void FftMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
   dh_ = scratch.take(n);
   dy_ = scratch.take(n);
   du_ = scratch.take(n);
-  spectra_valid_ = false;
+  spectra_version_ = 0;
 }
 
-// Whether spectra_ already holds the transform of these taps; if not, remembers them (the forward
-// that follows computes their spectra). One pass over d·T values, stopping at the first difference.
+// The version of these taps: the one remembered if they equal taps_seen_, else a new one (and they
+// are remembered, unless the weights move every step).
+template <typename T>
+uint64_t FftMixer<T>::current_taps_version(const T* k) {
+  const size_t n = (size_t)d_ * context_;
+  if (!weights_move_ && taps_version_ != 0 && taps_seen_.size() == n && std::memcmp(taps_seen_.data(), k, n * sizeof(T)) == 0)
+    return taps_version_;
+  if (weights_move_)
+    std::vector<T>().swap(taps_seen_);
+  else
+    taps_seen_.assign(k, k + n);
+  return ++taps_version_;
+}
+
+// Whether spectra_ already holds the transform of these taps (the forward that follows computes
+// them if not).
 template <typename T>
 bool FftMixer<T>::kernel_spectra_current(const T* k) {
-  if (weights_move_) return false;
-  const size_t row = (size_t)T_ * sizeof(T);
-  bool same = spectra_valid_ && spectra_taps_.size() == (size_t)d_ * T_;
-  for (int c = 0; same && c < d_; c++)
-    same = std::memcmp(spectra_taps_.data() + (size_t)c * T_, k + (size_t)c * context_, row) == 0;
-  if (same) return true;
-  spectra_taps_.resize((size_t)d_ * T_);
-  for (int c = 0; c < d_; c++) std::memcpy(spectra_taps_.data() + (size_t)c * T_, k + (size_t)c * context_, row);
-  spectra_valid_ = true;
-  return false;
+  const uint64_t v = current_taps_version(k);
+  const bool same = !weights_move_ && spectra_version_ == v;
+  spectra_version_ = v;
+  return same;
 }
 
 template <typename T>
@@ -123,7 +131,7 @@ void FftMixer<T>::begin_incremental(int max_len) {
   }
   if (online_taps_.max_len != max_len || online_taps_.L0 != fc_.step_block) {
     online_taps_ = FftOnlineTaps<T>();
-    std::vector<T>().swap(online_from_);
+    online_version_ = 0;
   }
   online_begun_ = false;
   inc_kt_rows_ = 0;
@@ -144,15 +152,11 @@ template <typename T>
 void FftMixer<T>::begin_online_taps(const T* P) {
   online_begun_ = true;
   const T* k = P + kernel_;
-  const size_t n = (size_t)d_ * context_;
-  if (!weights_move_ && online_taps_.max_len == inc_len_ && online_taps_.L0 == fc_.step_block &&
-      online_from_.size() == n && std::memcmp(online_from_.data(), k, n * sizeof(T)) == 0)
+  const uint64_t v = current_taps_version(k);
+  if (!weights_move_ && online_version_ == v && online_taps_.max_len == inc_len_ && online_taps_.L0 == fc_.step_block)
     return;
   fft_online_begin(online_taps_, k, context_, d_, inc_len_, fc_.step_block);
-  if (weights_move_)
-    std::vector<T>().swap(online_from_);
-  else
-    online_from_.assign(k, k + n);
+  online_version_ = v;
 }
 
 template <typename T>

@@ -22,13 +22,12 @@ class FftMixer : public Mixer<T> {
   void set_weights_change_every_step(bool yes) override {
     weights_move_ = yes;
     if (yes) {
-      spectra_valid_ = false;
-      std::vector<T>().swap(spectra_taps_);
-      std::vector<T>().swap(online_from_);
+      spectra_version_ = online_version_ = 0;
+      std::vector<T>().swap(taps_seen_);
     }
   }
   // Bytes kept to notice changed taps (copies of the taps; none while training).
-  size_t remembered_tap_bytes() const { return (spectra_taps_.capacity() + online_from_.capacity()) * sizeof(T); }
+  size_t remembered_tap_bytes() const { return taps_seen_.capacity() * sizeof(T); }
   // Levels of the online convolution whose spectra are made (tests: reused while the taps stay).
   int online_levels_made() const { return online_taps_.levels_made(); }
   void step(T* out, const T* in, int pos, const T* params) override;
@@ -53,10 +52,10 @@ class FftMixer : public Mixer<T> {
   std::vector<T> inc_u_, inc_tmp_;  // cached u (max_len,d), one row of temporaries
   std::vector<T> inc_pend_;         // online: pending outputs (max_len,d), what earlier blocks add to each
   FftOnlineTaps<T> online_taps_;    // online: the taps and per-level spectra every stream shares
-  // online: the kernel taps (d, context) online_taps_ was made from, kept (unless the weights move)
-  // so that a new sequence with unchanged weights (a rebuild past the context, another stream's
-  // prefill) reuses the levels' spectra instead of transforming them again
-  std::vector<T> online_from_;
+  // online: the taps version online_taps_ was made from (0: none), so that a new sequence with
+  // unchanged weights (a rebuild past the context, another stream's prefill) reuses the levels'
+  // spectra instead of transforming them again
+  uint64_t online_version_ = 0;
   bool online_begun_ = false;  // a sequence began (step at position 0 or prefill) since begin_incremental
   std::vector<T> inc_kt_;           // direct: the kernel taps transposed (max_len,d): rows 0..inc_kt_rows_−1 made
   int inc_kt_rows_ = 0;
@@ -64,11 +63,15 @@ class FftMixer : public Mixer<T> {
   std::vector<T> st_u_, st_pend_, st_tmp_;  // streams: S cached u and pending outputs (max_len,d), S rows of temporaries
   void make_step_taps(const T* params, int rows);  // direct: at least rows rows (grown by doubling)
   void begin_online_taps(const T* params);         // online: new taps (a new sequence may come with new weights)
-  // The kernel taps (d, T_) whose spectra spectra_ holds, valid until the next bind: a forward with
-  // unchanged weights (evaluation batches, sampling without state) skips the kernel transform.
-  std::vector<T> spectra_taps_;
-  bool spectra_valid_ = false;
+  // One copy of the kernel taps (d, context) as last seen, and their version, which changes whenever
+  // they do: the forward's spectra (valid until the next bind) and the online convolution's levels
+  // each remember the version they were made from. While training (weights_move_) nothing is kept
+  // and every call is a new version.
+  std::vector<T> taps_seen_;
+  uint64_t taps_version_ = 0;
+  uint64_t spectra_version_ = 0;  // of spectra_ (0: none since the last bind)
   bool weights_move_ = false;  // training: the kernel's spectra are never reused, its taps not copied
+  uint64_t current_taps_version(const T* k);  // one pass over d·context values at most
   bool kernel_spectra_current(const T* k);
 };
 
