@@ -44,7 +44,9 @@ else
   context="${args[1]:-256}"
   tag="${budget}m"
   budget_text="${budget} min"
-    budget_sets=(--set train.time_limit_s="$limit" --set train.schedule=time --set train.steps=1000000)
+  limit=$(awk -v m="$budget" 'BEGIN { printf "%d", m * 60 }')
+  [ "$limit" -ge 1 ] || { echo "compare.sh: BUDGET_MINUTES must be at least one second (0.017), got $budget" >&2; exit 2; }
+  budget_sets=(--set train.time_limit_s="$limit" --set train.schedule=time --set train.steps=1000000)
 fi
 [[ "$context" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: CONTEXT must be a positive integer, got $context" >&2; exit 2; }
 bin="${SPECTRAL:-$root/build/spectral}"
@@ -79,9 +81,11 @@ for name in "${runs[@]}"; do
       --set model.context="$context" --set train.batch_size="$batch" --set train.eval_interval=100 \
       --set train.seed="$seed" 2> "$dir.log" || { echo "$name seed $seed failed, see $dir.log" >&2; continue; }
     params=$(grep -o 'model: [0-9]* parameters' "$dir.log" | grep -o '[0-9]*')
-    last=$(grep '"tokens_per_s"' "$dir/metrics.jsonl" | tail -1)
-    steps=$(echo "$last" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["step"])')
-    tps=$(echo "$last" | /usr/bin/python3 -c 'import json,sys; print(round(json.load(sys.stdin)["tokens_per_s"]))')
+    # the run's own summary line: "done|stopped: N steps in Xs, R tokens/s, ..."
+    summary=$(grep -Eo '(done|stopped): [0-9]+ steps in [0-9.]+s, [0-9]+ tokens/s' "$dir.log" | tail -1)
+    [ -n "$summary" ] || { echo "$name seed $seed: no summary line in $dir.log" >&2; continue; }
+    steps=$(echo "$summary" | awk '{ print $2 }')
+    tps=$(echo "$summary" | awk '{ print $6 }')
     ev=$("$bin" eval --checkpoint "$dir/best.safetensors" --text "$data" --split val --json)
     loss=$(echo "$ev" | /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["loss"])')
     bpc=$(echo "$ev" | /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["bpc"])')

@@ -51,6 +51,13 @@ MIXERS="rot-dynamic" "$root/scripts/compare.sh" --steps 3 32 > /dev/null 2> "$wo
 grep -q "is kept: moved to" "$work/err2.txt" || fail "the previous comparison was not reported as kept"
 [ "$(ls -d "$work/runs/compare-3steps-ctx32."* | wc -l)" -eq 1 ] || fail "the previous comparison was not moved aside"
 
+# a wall-clock budget (0.04 minutes = 2 s per run): the learning rate is annealed over the time
+MIXERS="rot-dynamic" "$root/scripts/compare.sh" 0.04 32 > /dev/null 2> "$work/err3.txt" || { cat "$work/err3.txt" >&2; fail "compare.sh with a budget in minutes failed"; }
+tdir="$work/runs/compare-0.04m-ctx32"
+[ "$(( $(wc -l < "$tdir/runs.csv") - 1 ))" -eq 1 ] || fail "minutes budget: runs.csv does not have one row"
+grep -q "0.04 min per run" "$tdir/table.md" || fail "minutes budget: table.md does not state the budget: $(head -5 "$tdir/table.md")"
+grep -Eq '"time_limit_s": *2(\.0)?[,}]?$' "$tdir/rot-dynamic-s1/config.json" || fail "minutes budget: the run was not given a 2-second limit"
+
 # bad arguments: exit 2 with a message, nothing run
 expect2() {
   local what="$1"; shift
@@ -61,6 +68,7 @@ expect2() {
 expect2 "seeds must be a positive integer" "$root/scripts/compare.sh" --seeds 0 --steps 3
 expect2 "steps must be a positive integer" "$root/scripts/compare.sh" --steps -4
 expect2 "BUDGET_MINUTES must be a number" "$root/scripts/compare.sh" five
+expect2 "at least one second" "$root/scripts/compare.sh" 0.001
 expect2 "CONTEXT must be a positive integer" "$root/scripts/compare.sh" --steps 3 0
 expect2 "no config" env MIXERS="nonesuch" "$root/scripts/compare.sh" --steps 3 32
 expect2 "is not a file" env TEXT="$work/missing.txt" "$root/scripts/compare.sh" --steps 3 32
