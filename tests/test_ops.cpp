@@ -140,6 +140,51 @@ TEST(RmsNorm, GradientMatchesFiniteDifferencesWithAndWithoutWeight) {
   }
 }
 
+// The column sums of the bias and norm-weight gradients are split into bands of columns over the
+// threads once a product is large (N·C >= 2^15): on 1, 2 and 3 threads, with a ragged last band,
+// they equal the plain loops (float: bitwise the same on every thread count) and still accumulate.
+TEST(Reductions, BiasAndNormWeightGradientsEqualPlainSumsOnAnyThreadCount) {
+  const int saved_threads = num_threads();
+  std::mt19937 rng(21);
+  const int N = 400, C = 150, OC = 130;  // N·C, N·OC >= 2^15; 150 and 130 leave ragged bands of 64
+  auto x = random_vector((size_t)N * C, rng), W = random_vector((size_t)OC * C, rng);
+  auto g = random_vector((size_t)N * OC, rng), gy = random_vector((size_t)N * C, rng), w = random_vector(C, rng);
+  std::vector<double> db_ref(OC, 0.5), dw_ref(C, 0.5), out((size_t)N * C), rstd(N);
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) db_ref[o] += g[(size_t)n * OC + o];
+  rmsnorm_forward(out.data(), rstd.data(), x.data(), w.data(), N, C);
+  for (int n = 0; n < N; n++)
+    for (int c = 0; c < C; c++) dw_ref[c] += gy[(size_t)n * C + c] * x[(size_t)n * C + c] * rstd[n];
+  std::vector<float> xf(x.begin(), x.end()), Wf(W.begin(), W.end()), gf(g.begin(), g.end());
+  std::vector<float> gyf(gy.begin(), gy.end()), wf(w.begin(), w.end()), rstdf(rstd.begin(), rstd.end());
+  std::vector<float> db_first, dw_first;
+  for (int threads : {1, 2, 3}) {
+    set_threads(threads);
+    std::vector<double> dx((size_t)N * C, 0), dW((size_t)OC * C, 0), db(OC, 0.5), dxn((size_t)N * C, 0), dw(C, 0.5);
+    linear_backward(dx.data(), dW.data(), db.data(), g.data(), x.data(), W.data(), N, C, OC);
+    rmsnorm_backward(dxn.data(), dw.data(), gy.data(), x.data(), w.data(), rstd.data(), N, C);
+    EXPECT_LT(rel_error(db, db_ref), 1e-12) << threads << " threads";
+    EXPECT_LT(rel_error(dw, dw_ref), 1e-12) << threads << " threads";
+    std::vector<float> dxf((size_t)N * C, 0), dWf((size_t)OC * C, 0), dbf(OC, 0), dxnf((size_t)N * C, 0), dwf(C, 0);
+    linear_backward(dxf.data(), dWf.data(), dbf.data(), gf.data(), xf.data(), Wf.data(), N, C, OC);
+    rmsnorm_backward(dxnf.data(), dwf.data(), gyf.data(), xf.data(), wf.data(), rstdf.data(), N, C);
+    if (db_first.empty()) {
+      db_first = dbf;
+      dw_first = dwf;
+    }
+    EXPECT_EQ(dbf, db_first) << threads << " threads";
+    EXPECT_EQ(dwf, dw_first) << threads << " threads";
+  }
+  // the forward's bias fill, split over rows, on 3 threads
+  std::vector<double> y((size_t)N * OC), y_ref((size_t)N * OC, 0.0), b = random_vector(OC, rng);
+  linear_forward(y.data(), x.data(), W.data(), b.data(), N, C, OC);
+  gemm_naive<double>(false, true, N, OC, C, 1.0, x.data(), C, W.data(), C, 0.0, y_ref.data(), OC);
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) y_ref[(size_t)n * OC + o] += b[o];
+  EXPECT_LT(rel_error(y, y_ref), 1e-12);
+  set_threads(saved_threads);
+}
+
 TEST(RmsNorm, NormalizesRows) {
   std::vector<double> x = {3, 4}, out(2), rstd(1);
   rmsnorm_forward<double>(out.data(), rstd.data(), x.data(), nullptr, 1, 2);

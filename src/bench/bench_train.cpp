@@ -9,7 +9,10 @@
 #include <map>
 #include <random>
 
+#include <omp.h>
+
 #include "model/mixer_registry.h"
+#include "ops/gemm.h"
 #include "model/model.h"
 #include "train/adamw.h"
 #include "util/distributed.h"
@@ -49,6 +52,57 @@ FlopCount count_train_flops(const ModelConfig& mc, int V, int B, int T) {
   f.notes.push_back(fmt("mixer cores [%s], forward+backward: %.3f GFLOP", kinds.c_str(), f.mixer_core / 1e9));
   f.notes.push_back("not counted: RMSNorm, GELU, residuals, gates, softmax, sin/cos, cross-entropy, AdamW");
   return f;
+}
+
+// The matrix products of one recorded step, run again alone on buffers of the same shapes: the time
+// the step would take if it were nothing but its products. Products that ran inside a parallel region
+// (one per thread, e.g. attention's tiles) are replayed the same way, a run of them shared among the
+// threads; the others go through gemm(), which splits them over the threads as in the step.
+struct ProductReplay {
+  size_t products = 0;
+  double gflop = 0;
+  double ms = 0;  // median over the repeats
+};
+
+static ProductReplay replay_products(const std::vector<GemmShape>& shapes, int repeats) {
+  ProductReplay r;
+  r.products = shapes.size();
+  size_t na = 1, nb = 1, nc = 1;
+  for (const GemmShape& g : shapes) {
+    na = std::max(na, (size_t)g.M * g.K);
+    nb = std::max(nb, (size_t)g.K * g.N);
+    nc = std::max(nc, (size_t)g.M * g.N);
+    r.gflop += 2.0 * g.M * g.N * g.K / 1e9;
+  }
+  const int threads = num_threads();
+  std::vector<float> A(na), B(nb), C(nc * threads);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  for (float& v : A) v = u(rng);
+  for (float& v : B) v = u(rng);
+  for (float& v : C) v = u(rng);
+  auto run = [&](const GemmShape& g, float* c) {
+    gemm(g.transA, g.transB, g.M, g.N, g.K, 1.0f, A.data(), g.transA ? g.M : g.K, B.data(), g.transB ? g.K : g.N,
+         g.beta, c, g.N);
+  };
+  std::vector<double> times;
+  for (int rep = 0; rep < repeats + 1; rep++) {
+    const double t0 = now_seconds();
+    for (size_t i = 0; i < shapes.size();) {
+      if (!shapes[i].in_parallel) {
+        run(shapes[i++], C.data());
+        continue;
+      }
+      size_t j = i;
+      while (j < shapes.size() && shapes[j].in_parallel) j++;
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
+      for (long k = (long)i; k < (long)j; k++) run(shapes[k], C.data() + nc * omp_get_thread_num());
+      i = j;
+    }
+    if (rep > 0) times.push_back(1e3 * (now_seconds() - t0));  // the first is a warm-up
+  }
+  r.ms = median(times);
+  return r;
 }
 
 int run_train_bench(const TrainBenchOptions& o) {
@@ -131,6 +185,14 @@ int run_train_bench(const TrainBenchOptions& o) {
     upd_ms.push_back(1e3 * (t3 - t2r));
     step_ms.push_back(1e3 * (t3 - t0));
   }
+  // one more step with its products recorded, then the products replayed alone
+  std::vector<GemmShape> shapes;
+  record_gemm_shapes(&shapes);
+  model.forward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(o.warmup + o.steps)));
+  model.zero_grad();
+  model.backward();
+  record_gemm_shapes(nullptr);
+  const ProductReplay replay = replay_products(shapes, 5);
   const PeakResult peak_after = measure_sgemm_peak(o.peak_n, peak_timing);
   std::printf("activation arenas: %.1f MiB (saved for backward + scratch)\n", model.activation_bytes() / 1048576.0);
   const double peak = std::max(peak_before.gflops, peak_after.gflops);
@@ -169,6 +231,12 @@ int run_train_bench(const TrainBenchOptions& o) {
          fmt("n=%d through spectral::gemm, %d threads: %.1f before, %.1f after the steps", o.peak_n, threads,
              peak_before.gflops, peak_after.gflops)});
   t.add({"fraction of peak", fmt("%.1f%%", 100 * gflops / peak), "", ""});
+  t.add({"products alone ms", num(replay.ms), "",
+         fmt("the step's %zu matrix products (%.2f GFLOP) replayed alone: %.1f GFLOP/s, %.1f%% of peak", replay.products,
+             replay.gflop, replay.gflop / (replay.ms * 1e-3), 100 * replay.gflop / (replay.ms * 1e-3) / peak)});
+  t.add({"everything else ms", num(med_step - replay.ms), "",
+         fmt("%.1f%% of the step: elementwise passes, mixer cores, zeroing, AdamW, threading gaps",
+             100 * (med_step - replay.ms) / med_step)});
   t.print(stdout);
   std::printf("\nFLOPs counted per step:\n");
   for (const auto& n : fl.notes) std::printf("  %s\n", n.c_str());
@@ -177,14 +245,16 @@ int run_train_bench(const TrainBenchOptions& o) {
 
   if (!comm.root()) return 0;
   Csv csv(o.csv, {"mixers", "d", "layers", "T", "B", "V", "threads", "ms_per_step", "tokens_per_s", "gflop_per_step",
-                  "gflops", "peak_gflops", "fraction_of_peak", "forward_ms", "backward_ms", "update_ms"});
+                  "gflops", "peak_gflops", "fraction_of_peak", "forward_ms", "backward_ms", "update_ms",
+                  "products_alone_ms", "products_gflop", "dense_gflop"});
   std::string mix = mixers;
   std::replace(mix.begin(), mix.end(), ',', ';');
   csv.row({"\"" + mix + "\"", std::to_string(mc.d_model), std::to_string(mc.n_layers), std::to_string(T),
            std::to_string(B), std::to_string(V), std::to_string(threads), fmt("%.6g", med_step),
            fmt("%.6g", tokens / (med_step * 1e-3)), fmt("%.6g", fl.total() / 1e9), fmt("%.6g", gflops),
            fmt("%.6g", peak), fmt("%.4f", gflops / peak), fmt("%.6g", median(fwd_ms)), fmt("%.6g", median(bwd_ms)),
-           fmt("%.6g", median(upd_ms))});
+           fmt("%.6g", median(upd_ms)), fmt("%.6g", replay.ms), fmt("%.6g", replay.gflop),
+           fmt("%.6g", fl.matmul / 1e9)});
   return 0;
 }
 

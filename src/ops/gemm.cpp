@@ -57,8 +57,17 @@ static void gemm_split(bool transA, bool transB, int M, int N, int K, T alpha, c
   }
 }
 
+static std::vector<GemmShape>* g_shape_sink = nullptr;
+
+void record_gemm_shapes(std::vector<GemmShape>* sink) { g_shape_sink = sink; }
+
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
           const float* B, int ldb, float beta, float* C, int ldc) {
+  if (g_shape_sink) {
+    const bool nested = omp_in_parallel();
+#pragma omp critical(spectral_gemm_shapes)
+    g_shape_sink->push_back({transA, transB, M, N, K, beta, nested});
+  }
   gemm_split(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -2,6 +2,8 @@
 // plus a naive triple-loop reference used by tests.
 #pragma once
 
+#include <vector>
+
 namespace spectral {
 
 // C (M,N) = alpha * op(A) · op(B) + beta * C, all row-major.
@@ -11,6 +13,18 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
           const float* B, int ldb, float beta, float* C, int ldc);
 void gemm(bool transA, bool transB, int M, int N, int K, double alpha, const double* A, int lda,
           const double* B, int ldb, double beta, double* C, int ldc);
+
+// The shape of one float product, as gemm() was called: bench train records one step's products and
+// replays them alone, to tell the products' own speed at the model's shapes from everything else.
+struct GemmShape {
+  bool transA, transB;
+  int M, N, K;
+  float beta;
+  bool in_parallel;  // called from inside an OpenMP region (e.g. attention's per-tile products)
+};
+// While a sink is installed every float gemm() call appends its shape to it (calls from inside a
+// parallel region are serialized). Install and remove it outside parallel regions; nullptr removes.
+void record_gemm_shapes(std::vector<GemmShape>* sink);
 
 // One row through a weight matrix: out (OC) = W (OC,C) · x (C) (+ bias (OC) when not null). The
 // incremental step's products: a kernel that reads each weight once, eight rows at a time with
