@@ -102,6 +102,7 @@ TEST(BadInput, ConfigValuesThroughTheCli) {
                         {train("--set train.muon_momentum=-0.5"), "train.muon_momentum: must be in [0, 1)"},
                         {train("--set train.muon_weight_decay=-1"), "train.muon_weight_decay: must be >= 0"},
                         {train("--set train.ema=1"), "train.ema: must be in [0, 1)"},
+                        {train("--set model.keep_activations_mib=-1"), "model.keep_activations_mib: must be >= 0"},
                         {train("--set train.ema=-0.1"), "train.ema: must be in [0, 1)"},
                         {train("--set train.steps=many"), "train.steps: expected an integer, got a string"},
                         {train("--set model.d_model=99999999999"), "model.d_model: integer out of range"},

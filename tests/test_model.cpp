@@ -131,3 +131,65 @@ TEST(Model, BatchRowsAreIndependentAndCausalForEveryMixer) {
     EXPECT_GT(at / scale, 1e-4) << mixers[0];
   }
 }
+
+// Backward reuses the normalized inputs and act(h) that forward kept (model.keep_activations_mib),
+// or recomputes them when they would take more: the gradients are bitwise the same either way, for
+// every mixer, both activations and with dropout; and the limit decides which one a binding does.
+TEST(Model, KeptActivationsGiveTheSameGradientsAsRecomputedOnes) {
+  const std::vector<std::vector<std::string>> stacks = {
+      {"fft", "rot"}, {"attention", "local"}, {"rot"}, {"fft"}};
+  for (const auto& stack : stacks)
+    for (const char* act : {"gelu", "relu2"})
+      for (double p : {0.0, 0.2}) {
+        std::vector<std::vector<float>> grads;
+        std::vector<double> losses;
+        std::vector<size_t> bytes;
+        for (int keep_mib : {256, 0}) {
+          auto cfg = tiny_model_config(stack, 16, 2, 24);
+          cfg.activation = act;
+          cfg.keep_activations_mib = keep_mib;
+          cfg.rot.variant = stack.size() == 1 && stack[0] == "rot" ? "dynamic" : "lowrank";
+          Model<float> model(cfg, 11);
+          model.init(7);
+          std::mt19937 rng(8);
+          auto tok = random_tokens(3 * 24, 11, rng), tgt = random_tokens(3 * 24, 11, rng);
+          DropoutDraw drop;
+          drop.p = p;
+          drop.seed = 99;
+          losses.push_back(model.forward(tok.data(), tgt.data(), 3, 24, drop));
+          model.zero_grad();
+          model.backward();
+          grads.push_back(model.grads);
+          bytes.push_back(model.activation_bytes());
+        }
+        const std::string what = stack[0] + (stack.size() > 1 ? "+" + stack[1] : "") + " " + act + " p=" + std::to_string(p);
+        EXPECT_EQ(losses[0], losses[1]) << what;
+        EXPECT_TRUE(grads[0] == grads[1]) << what;
+        // 2 layers at most x (2·d + 2·d) values per position kept: 3·24 positions x 64 floats per layer
+        EXPECT_EQ(bytes[0] - bytes[1], stack.size() * 3 * 24 * (2 * 16 + 2 * 16) * sizeof(float)) << what;
+      }
+  // the limit: 1 MiB keeps them for 3 x 24 positions (18 KiB), not for 64 x 512 (64 floats each: 8 MiB)
+  auto cfg = tiny_model_config({"rot"}, 16, 2, 512);
+  cfg.keep_activations_mib = 1;
+  Model<float> model(cfg, 11);
+  model.bind(3, 24);
+  const size_t small_kept = model.activation_bytes();
+  cfg.keep_activations_mib = 0;
+  Model<float> never(cfg, 11);
+  never.bind(3, 24);
+  EXPECT_GT(small_kept, never.activation_bytes());
+  model.bind(64, 512);
+  never.bind(64, 512);
+  EXPECT_EQ(model.activation_bytes(), never.activation_bytes());
+}
+
+// The recomputing path through finite differences too (the other tests run with the default limit,
+// under which these tiny models keep everything).
+TEST(Model, RecomputedActivationsGradientMatchesFiniteDifferences) {
+  std::string worst;
+  auto cfg = tiny_model_config({"rot", "fft"}, 8, 2, 9);
+  cfg.keep_activations_mib = 0;
+  EXPECT_LT(model_gradient_error(cfg, 5, 2, 7, &worst), kGradTol) << worst;
+  cfg.activation = "relu2";
+  EXPECT_LT(model_gradient_error(cfg, 5, 2, 7, &worst), kGradTol) << worst;
+}

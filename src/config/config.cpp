@@ -68,6 +68,8 @@ std::vector<Field> fields(Config& c) {
       {"model.tie_embeddings", &c.model.tie_embeddings, true, "output projection shares the token embedding"},
       {"model.dropout", &c.model.dropout, 0.0,
        "training only: dropout rate on the embedding and on every mixer and MLP output; 0 = off"},
+      {"model.keep_activations_mib", &c.model.keep_activations_mib, 256,
+       "training: backward reuses the MLP's act(h) and the blocks' normalized inputs from forward while they take at most this many MiB (all layers), else recomputes them; same results either way; 0 = always recompute"},
       {"model.fft.gate", &c.model.fft.gate, true, "fft: multiplicative gate out = Wo((Wg x) * y)"},
       {"model.fft.kernel_std", &c.model.fft.kernel_std, 0.3, "fft: scale of the initial kernel taps"},
       {"model.fft.decay_min", &c.model.fft.decay_min, 0.005, "fft: slowest initial kernel decay rate (1/positions)"},
@@ -322,6 +324,9 @@ void validate(const Config& c, MixerCheck check_mixers) {
   check_positive("model.context", m.context);
   if (m.context < 2) throw ConfigError("config key model.context: must be at least 2, got " + std::to_string(m.context));
   check_positive("model.mlp_ratio", m.mlp_ratio);
+  if (m.keep_activations_mib < 0)
+    throw ConfigError("config key model.keep_activations_mib: must be >= 0 (MiB; 0 = always recompute), got " +
+                      std::to_string(m.keep_activations_mib));
   // Sizes whose products index tensors must stay far from int overflow (shapes are ints).
   constexpr int64_t kMaxDim = int64_t(1) << 24;
   if (m.d_model > kMaxDim || m.context > kMaxDim || int64_t(m.mlp_ratio) * m.d_model > kMaxDim ||

@@ -112,12 +112,17 @@ const T* Model<T>::lm_weight() const {
 template <typename T>
 void Model<T>::take_buffers() {
   const size_t n = (size_t)B_ * T_ * d_, nt = (size_t)B_ * T_, nh = (size_t)B_ * T_ * hidden_;
+  const double keep_bytes = double(layers_.size()) * (2 * n + nh) * sizeof(T);
+  keep_ = keep_bytes <= double(cfg_.keep_activations_mib) * 1048576.0;
   for (auto& ly : layers_) {
     ly.resid_in = saved_.take(n);
     ly.rstd1 = saved_.take(nt);
     ly.resid_mid = saved_.take(n);
     ly.rstd2 = saved_.take(nt);
     ly.h = saved_.take(nh);
+    ly.ln1 = keep_ ? saved_.take(n) : nullptr;
+    ly.ln2 = keep_ ? saved_.take(n) : nullptr;
+    ly.act = keep_ ? saved_.take(nh) : nullptr;
     scratch_.rewind();
     ly.mixer->bind(saved_, scratch_, B_, T_);
   }
@@ -173,16 +178,19 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
     Layer& ly = layers_[i];
     T* next = i + 1 < layers_.size() ? layers_[i + 1].resid_in : resid_out_;
     // x = x + Mixer(RMSNorm(x))
-    rmsnorm_forward(ln_, ly.rstd1, ly.resid_in, P + ly.ln1_w, N, d_);
-    ly.mixer->forward(tmp_, ln_, P);
+    T* ln1 = ly.ln1 ? ly.ln1 : ln_;
+    rmsnorm_forward(ln1, ly.rstd1, ly.resid_in, P + ly.ln1_w, N, d_);
+    ly.mixer->forward(tmp_, ln1, P);
     if (drop) dropout_forward(tmp_, tmp_, drop_seed(1 + 2 * int(i)), drop_.p, n, drop_first());
     std::memcpy(ly.resid_mid, ly.resid_in, n * sizeof(T));
     add_inplace(ly.resid_mid, tmp_, n);
     // x = x + MLP(RMSNorm(x))
-    rmsnorm_forward(ln_, ly.rstd2, ly.resid_mid, P + ly.ln2_w, N, d_);
-    linear_forward(ly.h, ln_, P + ly.w1, P + ly.b1, N, d_, hidden_);
-    activation_forward(da_, ly.h, (size_t)N * hidden_);  // act(h), kept only until the next product
-    linear_forward(tmp_, da_, P + ly.w2, P + ly.b2, N, hidden_, d_);
+    T* ln2 = ly.ln2 ? ly.ln2 : ln_;
+    rmsnorm_forward(ln2, ly.rstd2, ly.resid_mid, P + ly.ln2_w, N, d_);
+    linear_forward(ly.h, ln2, P + ly.w1, P + ly.b1, N, d_, hidden_);
+    T* act = ly.act ? ly.act : da_;  // act(h): kept for backward, or only until the next product
+    activation_forward(act, ly.h, (size_t)N * hidden_);
+    linear_forward(tmp_, act, P + ly.w2, P + ly.b2, N, hidden_, d_);
     if (drop) dropout_forward(tmp_, tmp_, drop_seed(2 + 2 * int(i)), drop_.p, n, drop_first());
     std::memcpy(next, ly.resid_mid, n * sizeof(T));
     add_inplace(next, tmp_, n);
@@ -222,22 +230,35 @@ void Model<T>::backward() {
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& ly = layers_[i];
     // MLP branch (dresid also flows on unchanged through the residual). The normalized input and
-    // act(h) are not kept from forward: they are recomputed here (into ln_ and dh_), which costs
-    // two elementwise passes and saves 2·d + mlp_ratio·d values per position and layer.
+    // act(h) come from forward when it kept them (model.keep_activations_mib); else they are
+    // recomputed here (into ln_ and dh_): two elementwise passes that save 2·d + mlp_ratio·d values
+    // per position and layer.
     const size_t nh = (size_t)N * hidden_;
-    rmsnorm_forward(ln_, rstd_tmp_, ly.resid_mid, P + ly.ln2_w, N, d_);
-    activation_forward(dh_, ly.h, nh);
+    const T* ln2 = ly.ln2;
+    if (!ln2) {
+      rmsnorm_forward(ln_, rstd_tmp_, ly.resid_mid, P + ly.ln2_w, N, d_);
+      ln2 = ln_;
+    }
+    const T* act = ly.act;
+    if (!act) {
+      activation_forward(dh_, ly.h, nh);
+      act = dh_;
+    }
     std::memset(da_, 0, nh * sizeof(T));
-    linear_backward(da_, G + ly.w2, G + ly.b2, through_dropout(2 + 2 * int(i)), dh_, P + ly.w2, N, hidden_, d_);
+    linear_backward(da_, G + ly.w2, G + ly.b2, through_dropout(2 + 2 * int(i)), act, P + ly.w2, N, hidden_, d_);
     std::memset(dh_, 0, nh * sizeof(T));
     activation_backward(dh_, da_, ly.h, nh);
     std::memset(dln_, 0, n * sizeof(T));
-    linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ln_, P + ly.w1, N, d_, hidden_);
+    linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ln2, P + ly.w1, N, d_, hidden_);
     rmsnorm_backward(dresid_, G + ly.ln2_w, dln_, ly.resid_mid, P + ly.ln2_w, ly.rstd2, N, d_);
     // mixer branch
-    rmsnorm_forward(ln_, rstd_tmp_, ly.resid_in, P + ly.ln1_w, N, d_);
+    const T* ln1 = ly.ln1;
+    if (!ln1) {
+      rmsnorm_forward(ln_, rstd_tmp_, ly.resid_in, P + ly.ln1_w, N, d_);
+      ln1 = ln_;
+    }
     std::memset(dln_, 0, n * sizeof(T));
-    ly.mixer->backward(dln_, G, through_dropout(1 + 2 * int(i)), ln_, P);
+    ly.mixer->backward(dln_, G, through_dropout(1 + 2 * int(i)), ln1, P);
     rmsnorm_backward(dresid_, G + ly.ln1_w, dln_, ly.resid_in, P + ly.ln1_w, ly.rstd1, N, d_);
   }
   embedding_backward(G + wte_, wpe_ ? G + wpe_ : (T*)nullptr, through_dropout(0), tokens_.data(), B, Tn, d_);

@@ -101,7 +101,9 @@ class Model {
   struct Layer {
     std::unique_ptr<Mixer<T>> mixer;
     size_t ln1_w, ln2_w, w1, b1, w2, b2;
-    T *resid_in, *rstd1, *resid_mid, *rstd2, *h;  // saved activations (norms and act(h) recomputed)
+    T *resid_in, *rstd1, *resid_mid, *rstd2, *h;  // saved activations
+    // kept from forward when model.keep_activations_mib allows, else null (backward recomputes them)
+    T *ln1 = nullptr, *ln2 = nullptr, *act = nullptr;
   };
   // The MLP's activation (model.activation): act(h) into out, and din += act'(h) ⊙ dout.
   void activation_forward(T* out, const T* h, size_t n) const;
@@ -114,6 +116,7 @@ class Model {
   std::vector<Layer> layers_;
   Arena<T> saved_, scratch_;
   int B_ = 0, T_ = 0;
+  bool keep_ = false;  // this binding keeps ln1, ln2 and act(h) per layer
   T *resid_out_ = nullptr, *lnf_ = nullptr, *rstdf_ = nullptr, *logits_ = nullptr, *probs_ = nullptr,
     *losses_ = nullptr, *tmp_ = nullptr, *ln_ = nullptr, *rstd_tmp_ = nullptr;
   T *dresid_ = nullptr, *dln_ = nullptr, *da_ = nullptr, *dh_ = nullptr, *dlogits_ = nullptr;
