@@ -116,10 +116,13 @@ void attention_forward(T* out, T* probs, const T* qkv, int B, int Tn, int C, int
         int lo, hi;
         visible(k, i, window, lo, hi);
         T mx = row[lo];
+#pragma omp simd reduction(max : mx)
         for (int j = lo + 1; j <= hi; j++) mx = std::max(mx, row[j]);
         double sum = 0;
+        // exp_of: the vectorized float exponential (as the incremental step's softmax), double sum
+#pragma omp simd reduction(+ : sum)
         for (int j = lo; j <= hi; j++) {
-          row[j] = std::exp(row[j] - mx);
+          row[j] = exp_of(row[j] - mx);
           sum += row[j];
         }
         const T inv = T(1.0 / sum);
