@@ -241,22 +241,28 @@ void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int 
   const T scale = T(1.0 / std::sqrt(double(hs)));
   std::memcpy(kv + (size_t)pos * 2 * C, qkv + C, sizeof(T) * 2 * C);
   const int s0 = std::max(0, pos - window + 1), nk = pos - s0 + 1;
-  // scores of head h: its keys (nk rows of hs, 2C apart in the cache) times its query
-  for (int h = 0; h < H; h++) {
-    T* sc = scores + (size_t)h * nk;
-    gemv(sc, kv + (size_t)s0 * 2 * C + h * hs, 2 * C, qkv + h * hs, (const T*)nullptr, nk, hs);
-    for (int j = 0; j < nk; j++) sc[j] *= scale;
+  // scores of head h: its keys (nk rows of hs, 2C apart in the cache) times its query, a tile of
+  // keys at a time for all heads, so that the cache is read once in order (a tile's rows stay in
+  // L1/L2 while the heads take their slices of them)
+  constexpr int kKeyTile = 64;
+  for (int j0 = 0; j0 < nk; j0 += kKeyTile) {
+    const int nj = std::min(kKeyTile, nk - j0);
+    for (int h = 0; h < H; h++)
+      gemv(scores + (size_t)h * nk + j0, kv + (size_t)(s0 + j0) * 2 * C + h * hs, 2 * C, qkv + h * hs,
+           (const T*)nullptr, nj, hs);
   }
   for (int c = 0; c < C; c++) out[c] = T(0);
   std::vector<T> inv(H);
   for (int h = 0; h < H; h++) {
     T* sc = scores + (size_t)h * nk;
     T mx = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : mx)
     for (int j = 0; j < nk; j++) mx = std::max(mx, sc[j]);
     double sum = 0;
+    // softmax of scale · score (scale > 0: the largest score gives the largest scaled one)
 #pragma omp simd reduction(+ : sum)
     for (int j = 0; j < nk; j++) {
-      sc[j] = exp_of(sc[j] - mx);
+      sc[j] = exp_of(scale * (sc[j] - mx));
       sum += sc[j];
     }
     inv[h] = T(1.0 / sum);
