@@ -193,3 +193,39 @@ TEST(Model, RecomputedActivationsGradientMatchesFiniteDifferences) {
   cfg.activation = "relu2";
   EXPECT_LT(model_gradient_error(cfg, 5, 2, 7, &worst), kGradTol) << worst;
 }
+
+// model.zero_init_out: every block's output projections start at zero and everything else as without
+// the key; the first gradient reaches the output projections but no weight inside a block.
+TEST(Model, ZeroInitOutputProjectionsStartBlocksAsTheIdentity) {
+  auto cfg = tiny_model_config({"fft", "rot", "attention", "local"}, 16, 2, 24);
+  Model<float> plain(cfg, 11);
+  plain.init(7);
+  cfg.zero_init_out = true;
+  Model<float> zero(cfg, 11);
+  zero.init(7);
+  std::mt19937 rng(8);
+  auto tok = random_tokens(2 * 24, 11, rng), tgt = random_tokens(2 * 24, 11, rng);
+  zero.forward(tok.data(), tgt.data(), 2, 24);
+  zero.zero_grad();
+  zero.backward();
+  int outs = 0;
+  for (const auto& s : zero.layout().specs()) {
+    const bool out = s.name.find(".mixer.w_out") != std::string::npos || s.name.find(".mlp.w2") != std::string::npos;
+    const bool inside = s.name.rfind("layers.", 0) == 0 && !out && s.name.find(".mlp.b2") == std::string::npos;
+    double p_abs = 0, g_abs = 0, diff = 0;
+    for (size_t i = 0; i < s.size; i++) {
+      p_abs += std::fabs(zero.params[s.offset + i]);
+      g_abs += std::fabs(zero.grads[s.offset + i]);
+      diff += std::fabs(zero.params[s.offset + i] - plain.params[s.offset + i]);
+    }
+    if (out) {
+      outs++;
+      EXPECT_EQ(p_abs, 0.0) << s.name;
+      EXPECT_GT(g_abs, 0.0) << s.name;
+    } else {
+      EXPECT_EQ(diff, 0.0) << s.name << " should start as without the key";
+    }
+    if (inside) EXPECT_EQ(g_abs, 0.0) << s.name << " is inside a block";
+  }
+  EXPECT_EQ(outs, 8);  // 4 layers x (mixer w_out, mlp.w2)
+}

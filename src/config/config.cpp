@@ -68,6 +68,8 @@ std::vector<Field> fields(Config& c) {
       {"model.tie_embeddings", &c.model.tie_embeddings, true, "output projection shares the token embedding"},
       {"model.dropout", &c.model.dropout, 0.0,
        "training only: dropout rate on the embedding and on every mixer and MLP output; 0 = off"},
+      {"model.zero_init_out", &c.model.zero_init_out, false,
+       "the blocks' output projections (each mixer's w_out and mlp.w2) start at zero: every block starts as the identity"},
       {"model.keep_activations_mib", &c.model.keep_activations_mib, 256,
        "training: backward reuses the MLP's act(h) and the blocks' normalized inputs from forward while they take at most this many MiB (all layers), else recomputes them; same results either way; 0 = always recompute"},
       {"model.fft.gate", &c.model.fft.gate, true, "fft: multiplicative gate out = Wo((Wg x) * y)"},

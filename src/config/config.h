@@ -45,6 +45,7 @@ struct ModelConfig {
   std::string pos_emb;     // learned | none
   bool tie_embeddings;
   double dropout = 0;  // training only: embedding, mixer and MLP outputs
+  bool zero_init_out = false;  // every block's output projections (mixer w_out, mlp.w2) start at zero
   int keep_activations_mib = 256;  // training: keep act(h) and the block norms from forward up to this size
   FftConfig fft;
   RotConfig rot;

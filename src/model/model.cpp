@@ -102,6 +102,15 @@ void Model<T>::init(uint64_t seed) {
   std::mt19937_64 rng(seed);
   init_params(params.data(), layout_, rng);
   for (auto& ly : layers_) ly.mixer->init_custom(params.data(), rng);
+  if (cfg_.zero_init_out) {  // after the draws, so that every other tensor starts as without the key
+    for (const auto& s : layout_.specs()) {
+      const std::string& n = s.name;
+      const auto ends = [&](const std::string& tail) {
+        return n.size() >= tail.size() && n.compare(n.size() - tail.size(), tail.size(), tail) == 0;
+      };
+      if (ends(".mixer.w_out") || ends(".mlp.w2")) std::fill(params.begin() + s.offset, params.begin() + s.offset + s.size, T(0));
+    }
+  }
 }
 
 template <typename T>
