@@ -175,6 +175,20 @@ TEST(Bench, TrainFiguresAndPeak) {
   EXPECT_NEAR(tps * ms / 1e3, 2.0 * 48, 1e-3 * 96);
 }
 
+// The step benchmarked is the one train.optimizer trains with.
+TEST(Bench, TrainUsesTheConfiguredOptimizer) {
+  const std::string dir = temp_dir("bench-train-muon");
+  const std::string cfg = dir + "/tiny.json";
+  spit(cfg, kTiny);
+  RunResult r = run_spectral("bench train --config " + cfg + " --set train.optimizer=muon --steps 1 --warmup 0 --peak-n 64 --threads 1", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Muon (AdamW for the rest)"), std::string::npos) << r.out;
+  r = run_spectral("bench train --config " + cfg + " --steps 1 --warmup 0 --peak-n 64 --threads 1", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("Muon"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("+ AdamW (as train/trainer)"), std::string::npos) << r.out;
+}
+
 TEST(Bench, SampleBothModesPerMixer) {
   const std::string dir = temp_dir("bench-sample");
   const std::string cfg = dir + "/tiny.json", csv = dir + "/sample.csv";

@@ -1,5 +1,5 @@
 // bench_train: the training step of train/trainer (forward, zero_grad, backward, gradient norm and
-// clip, AdamW) on random tokens, timed step by step; FLOPs counted analytically; the sgemm peak
+// clip, the optimizer of train.optimizer) on random tokens, timed step by step; FLOPs counted analytically; the sgemm peak
 // measured through spectral::gemm on the same threads, before and after the steps.
 #include "bench/bench_train.h"
 
@@ -14,7 +14,7 @@
 #include "model/mixer_registry.h"
 #include "ops/gemm.h"
 #include "model/model.h"
-#include "train/adamw.h"
+#include "train/optimizer.h"
 #include "util/distributed.h"
 #include "util/errors.h"
 #include "util/threads.h"
@@ -30,7 +30,8 @@ namespace spectral::bench {
 //   mixer cores, forward + backward, per layer: the registry entry's flops().core (each mixer's
 //   model/mixer_<name>_spec.cpp says what it counts).
 //   Not counted: elementwise passes (RMSNorm, GELU, residuals, gate products, softmax, sin/cos,
-//   cross-entropy), embeddings, the gradient norm and AdamW — their time is in the step all the same.
+//   cross-entropy), embeddings, the gradient norm and the optimizer (AdamW; Muon's Newton–Schulz
+//   products too) — their time is in the step all the same.
 FlopCount count_train_flops(const ModelConfig& mc, int V, int B, int T) {
   FlopCount f;
   const double N = double(B) * T, d = mc.d_model, h = double(mc.mlp_ratio) * mc.d_model;
@@ -50,7 +51,7 @@ FlopCount count_train_flops(const ModelConfig& mc, int V, int B, int T) {
   for (const auto& [k, n] : per_kind) kinds += (kinds.empty() ? "" : ", ") + std::to_string(n) + "x " + k;
   f.notes.push_back(fmt("dense products (MLP, mixer projections, LM head), 3 x 2·M·N·K: %.3f GFLOP", f.matmul / 1e9));
   f.notes.push_back(fmt("mixer cores [%s], forward+backward: %.3f GFLOP", kinds.c_str(), f.mixer_core / 1e9));
-  f.notes.push_back("not counted: RMSNorm, GELU, residuals, gates, softmax, sin/cos, cross-entropy, AdamW");
+  f.notes.push_back("not counted: RMSNorm, GELU, residuals, gates, softmax, sin/cos, cross-entropy, the optimizer");
   return f;
 }
 
@@ -130,7 +131,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   Model<float> model(mc, V);
   model.init(o.seed);
   model.set_weights_change_every_step(true);  // as training does
-  AdamW opt(model.layout(), tc);
+  Optimizer opt(model.layout(), tc, mc.d_model);
   std::string mixers;
   {
     std::map<std::string, int> n;
@@ -144,9 +145,9 @@ int run_train_bench(const TrainBenchOptions& o) {
   std::printf("model: %s; d=%d, layers=%d, heads=%d, context T=%d, batch B=%d, vocabulary V=%d (random tokens), "
               "%zu parameters\n",
               mixers.c_str(), mc.d_model, mc.n_layers, mc.n_heads, T, B, V, model.num_params());
-  std::printf("step = forward + zero_grad + backward + gradient norm/clip + AdamW (as train/trainer); %d warm-up "
+  std::printf("step = forward + zero_grad + backward + gradient norm/clip + %s (as train/trainer); %d warm-up "
               "steps, %d timed\n",
-              o.warmup, o.steps);
+              tc.optimizer == "muon" ? "Muon (AdamW for the rest)" : "AdamW", o.warmup, o.steps);
   std::fflush(stdout);
 
   TimingOptions peak_timing;
@@ -219,7 +220,8 @@ int run_train_bench(const TrainBenchOptions& o) {
     t.add({"  all-reduce ms", num(median(red_ms)), num(mean(red_ms)),
            fmt("%.1f%% of the step; %.2f MB of gradients", 100 * median(red_ms) / med_step,
                model.grads.size() * 4.0 / 1e6)});
-  t.add({"  update ms", num(median(upd_ms)), num(mean(upd_ms)), "gradient norm + AdamW"});
+  t.add({"  update ms", num(median(upd_ms)), num(mean(upd_ms)),
+         tc.optimizer == "muon" ? "gradient norm + Muon (Newton-Schulz products not counted) / AdamW" : "gradient norm + AdamW"});
   t.add({comm.size > 1 ? "tokens/s per process" : "tokens/s", num(tokens / (med_step * 1e-3)),
          num(tokens / (mean_step * 1e-3)), fmt("%.0f tokens/step", tokens)});
   if (comm.size > 1)
@@ -235,7 +237,7 @@ int run_train_bench(const TrainBenchOptions& o) {
          fmt("the step's %zu matrix products (%.2f GFLOP) replayed alone: %.1f GFLOP/s, %.1f%% of peak", replay.products,
              replay.gflop, replay.gflop / (replay.ms * 1e-3), 100 * replay.gflop / (replay.ms * 1e-3) / peak)});
   t.add({"everything else ms", num(med_step - replay.ms), "",
-         fmt("%.1f%% of the step: elementwise passes, mixer cores, zeroing, AdamW, threading gaps",
+         fmt("%.1f%% of the step: elementwise passes, mixer cores, zeroing, the optimizer, threading gaps",
              100 * (med_step - replay.ms) / med_step)});
   t.print(stdout);
   std::printf("\nFLOPs counted per step:\n");
