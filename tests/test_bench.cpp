@@ -170,6 +170,11 @@ TEST(Bench, TrainFiguresAndPeak) {
   EXPECT_EQ(rows[0].at("T"), "48");
   EXPECT_EQ(rows[0].at("B"), "2");
   EXPECT_EQ(rows[0].at("V"), "65");
+  // --no-replay: the same figures without the products' replay (whose buffers count in peak memory)
+  RunResult nr = run_spectral("bench train --config " + cfg + " --steps 1 --warmup 0 --peak-n 64 --threads 1 --no-replay", dir);
+  ASSERT_EQ(nr.code, 0) << nr.err;
+  EXPECT_NE(nr.out.find("fraction of peak"), std::string::npos) << nr.out;
+  EXPECT_EQ(nr.out.find("products alone"), std::string::npos) << nr.out;
   // tokens/s and ms/step describe the same steps
   const double tps = std::stod(rows[0].at("tokens_per_s")), ms = std::stod(rows[0].at("ms_per_step"));
   EXPECT_NEAR(tps * ms / 1e3, 2.0 * 48, 1e-3 * 96);

@@ -187,13 +187,16 @@ int run_train_bench(const TrainBenchOptions& o) {
     step_ms.push_back(1e3 * (t3 - t0));
   }
   // one more step with its products recorded, then the products replayed alone
-  std::vector<GemmShape> shapes;
-  record_gemm_shapes(&shapes);
-  model.forward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(o.warmup + o.steps)));
-  model.zero_grad();
-  model.backward();
-  record_gemm_shapes(nullptr);
-  const ProductReplay replay = replay_products(shapes, 5);
+  ProductReplay replay;
+  if (o.replay) {
+    std::vector<GemmShape> shapes;
+    record_gemm_shapes(&shapes);
+    model.forward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(o.warmup + o.steps)));
+    model.zero_grad();
+    model.backward();
+    record_gemm_shapes(nullptr);
+    replay = replay_products(shapes, 5);
+  }
   const PeakResult peak_after = measure_sgemm_peak(o.peak_n, peak_timing);
   std::printf("activation arenas: %.1f MiB (saved for backward + scratch)\n", model.activation_bytes() / 1048576.0);
   const double peak = std::max(peak_before.gflops, peak_after.gflops);
@@ -233,12 +236,15 @@ int run_train_bench(const TrainBenchOptions& o) {
          fmt("n=%d through spectral::gemm, %d threads: %.1f before, %.1f after the steps", o.peak_n, threads,
              peak_before.gflops, peak_after.gflops)});
   t.add({"fraction of peak", fmt("%.1f%%", 100 * gflops / peak), "", ""});
-  t.add({"products alone ms", num(replay.ms), "",
-         fmt("the step's %zu matrix products (%.2f GFLOP) replayed alone: %.1f GFLOP/s, %.1f%% of peak", replay.products,
-             replay.gflop, replay.gflop / (replay.ms * 1e-3), 100 * replay.gflop / (replay.ms * 1e-3) / peak)});
-  t.add({"everything else ms", num(med_step - replay.ms), "",
-         fmt("%.1f%% of the step: elementwise passes, mixer cores, zeroing, the optimizer, threading gaps",
-             100 * (med_step - replay.ms) / med_step)});
+  if (o.replay) {
+    t.add({"products alone ms", num(replay.ms), "",
+           fmt("the step's %zu matrix products (%.2f GFLOP) replayed alone: %.1f GFLOP/s, %.1f%% of peak",
+               replay.products, replay.gflop, replay.gflop / (replay.ms * 1e-3),
+               100 * replay.gflop / (replay.ms * 1e-3) / peak)});
+    t.add({"everything else ms", num(med_step - replay.ms), "",
+           fmt("%.1f%% of the step: elementwise passes, mixer cores, zeroing, the optimizer, threading gaps",
+               100 * (med_step - replay.ms) / med_step)});
+  }
   t.print(stdout);
   std::printf("\nFLOPs counted per step:\n");
   for (const auto& n : fl.notes) std::printf("  %s\n", n.c_str());
@@ -255,7 +261,7 @@ int run_train_bench(const TrainBenchOptions& o) {
            std::to_string(B), std::to_string(V), std::to_string(threads), fmt("%.6g", med_step),
            fmt("%.6g", tokens / (med_step * 1e-3)), fmt("%.6g", fl.total() / 1e9), fmt("%.6g", gflops),
            fmt("%.6g", peak), fmt("%.4f", gflops / peak), fmt("%.6g", median(fwd_ms)), fmt("%.6g", median(bwd_ms)),
-           fmt("%.6g", median(upd_ms)), fmt("%.6g", replay.ms), fmt("%.6g", replay.gflop),
+           fmt("%.6g", median(upd_ms)), o.replay ? fmt("%.6g", replay.ms) : "", o.replay ? fmt("%.6g", replay.gflop) : "",
            fmt("%.6g", fl.matmul / 1e9)});
   return 0;
 }

@@ -26,6 +26,7 @@ struct TrainBenchOptions {
   int steps = 20;
   int warmup = 3;
   int peak_n = 1024;
+  bool replay = true;  // replay the step's products alone (its buffers count in the process's peak memory)
   uint64_t seed = 1;
   std::string csv;
 };

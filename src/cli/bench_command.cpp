@@ -105,6 +105,7 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
     std::string config;
     std::vector<std::string> sets;
     int threads = 0;
+    bool no_replay = false;
   };
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = bench->add_subcommand("train", "Training tokens/s, ms/step, GFLOP/s and fraction of the sgemm peak");
@@ -117,6 +118,9 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
   train->add_option("--vocab", ta->o.vocab, "Vocabulary size of the random tokens")->capture_default_str();
   train->add_option("--peak-n", ta->o.peak_n, "Size n of the n×n sgemm that measures the peak")->capture_default_str();
   train->add_option("--csv", ta->o.csv, "Write the figures to this CSV file (one row)");
+  train->add_flag("--no-replay", ta->no_replay,
+                  "Skip replaying the step's matrix products alone (their buffers, up to the largest product's "
+                  "operands, would count in the process's peak memory: use it when measuring memory)");
   add_threads_option(train, &ta->threads);
 
   // ---- bench sample ----
@@ -169,6 +173,7 @@ CLI::App* add_bench_command(CLI::App& app, Action* action) {
     if (train->parsed()) {
       check_csv(ta->o.csv);
       ta->o.cfg = load_config(ta->config, ta->sets);
+      ta->o.replay = !ta->no_replay;
       set_threads(ta->threads);
       return bench::run_train_bench(ta->o);
     }
