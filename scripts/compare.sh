@@ -138,6 +138,7 @@ dirs=()
 for name in "${runs[@]}"; do
   for seed in $(seq 1 "$seeds"); do [ -f "$out/$name-s$seed/metrics.jsonl" ] && dirs+=("$out/$name-s$seed"); done
 done
-/usr/bin/python3 "$root/scripts/plot_loss.py" "${dirs[@]}" -o "$out/plot.png" >/dev/null
+group=(); [ "$seeds" -gt 1 ] && group=(--group-seeds)
+/usr/bin/python3 "$root/scripts/plot_loss.py" "${group[@]}" "${dirs[@]}" -o "$out/plot.png" >/dev/null
 cat "$out/table.md"
 echo "plot: $out/plot.png"
