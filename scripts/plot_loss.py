@@ -35,6 +35,16 @@ def read(path):
     return train, val
 
 
+def finish(fig, axes, out):
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(out)
+    return 0
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="plot_loss.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,13 +87,7 @@ def main(argv):
     if lows:
         firsts = sorted(v[min(1, len(v) - 1)][1] for v in vals if v)
         ax2.set_ylim(min(lows) - 0.03, max(firsts[len(firsts) // 2], max(lows)) + 0.05)
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    print(out)
-    return 0
+    return finish(fig, (ax1, ax2), out)
 
 
 def plot_groups(runs, out):
@@ -122,13 +126,7 @@ def plot_groups(runs, out):
         firsts.sort()
         for ax in (ax1, ax2):
             ax.set_ylim(min(lows) - 0.03, max(firsts[len(firsts) // 2], max(lows)) + 0.05)
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    print(out)
-    return 0
+    return finish(fig, (ax1, ax2), out)
 
 
 if __name__ == "__main__":
