@@ -225,7 +225,9 @@ TEST(Model, ZeroInitOutputProjectionsStartBlocksAsTheIdentity) {
     } else {
       EXPECT_EQ(diff, 0.0) << s.name << " should start as without the key";
     }
-    if (inside) EXPECT_EQ(g_abs, 0.0) << s.name << " is inside a block";
+    if (inside) {
+      EXPECT_EQ(g_abs, 0.0) << s.name << " is inside a block";
+    }
   }
   EXPECT_EQ(outs, 8);  // 4 layers x (mixer w_out, mlp.w2)
 }

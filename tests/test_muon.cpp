@@ -311,6 +311,8 @@ TEST(Muon, WeightAverageMatchesDirectComputation) {
       const double want = num / (1 - std::pow(d, step));
       EXPECT_NEAR(avg.weights[i], want, 1e-6) << "step " << step << " element " << i;
     }
-    if (step == 1) EXPECT_EQ(avg.weights, thetas[0]);
+    if (step == 1) {
+      EXPECT_EQ(avg.weights, thetas[0]);
+    }
   }
 }

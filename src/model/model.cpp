@@ -122,16 +122,16 @@ template <typename T>
 void Model<T>::take_buffers() {
   const size_t n = (size_t)B_ * T_ * d_, nt = (size_t)B_ * T_, nh = (size_t)B_ * T_ * hidden_;
   const double keep_bytes = double(layers_.size()) * (2 * n + nh) * sizeof(T);
-  keep_ = keep_bytes <= double(cfg_.keep_activations_mib) * 1048576.0;
+  const bool keep = keep_bytes <= double(cfg_.keep_activations_mib) * 1048576.0;
   for (auto& ly : layers_) {
     ly.resid_in = saved_.take(n);
     ly.rstd1 = saved_.take(nt);
     ly.resid_mid = saved_.take(n);
     ly.rstd2 = saved_.take(nt);
     ly.h = saved_.take(nh);
-    ly.ln1 = keep_ ? saved_.take(n) : nullptr;
-    ly.ln2 = keep_ ? saved_.take(n) : nullptr;
-    ly.act = keep_ ? saved_.take(nh) : nullptr;
+    ly.ln1 = keep ? saved_.take(n) : nullptr;
+    ly.ln2 = keep ? saved_.take(n) : nullptr;
+    ly.act = keep ? saved_.take(nh) : nullptr;
     scratch_.rewind();
     ly.mixer->bind(saved_, scratch_, B_, T_);
   }

@@ -116,7 +116,6 @@ class Model {
   std::vector<Layer> layers_;
   Arena<T> saved_, scratch_;
   int B_ = 0, T_ = 0;
-  bool keep_ = false;  // this binding keeps ln1, ln2 and act(h) per layer
   T *resid_out_ = nullptr, *lnf_ = nullptr, *rstdf_ = nullptr, *logits_ = nullptr, *probs_ = nullptr,
     *losses_ = nullptr, *tmp_ = nullptr, *ln_ = nullptr, *rstd_tmp_ = nullptr;
   T *dresid_ = nullptr, *dln_ = nullptr, *da_ = nullptr, *dh_ = nullptr, *dlogits_ = nullptr;

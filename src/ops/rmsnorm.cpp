@@ -1,9 +1,9 @@
 // rmsnorm: forward/backward. Row sums in double for stability.
 #include "ops/rmsnorm.h"
 
-#include <algorithm>
 #include <cmath>
 
+#include "ops/elementwise.h"
 #include "util/threads.h"
 
 namespace spectral {
@@ -40,27 +40,11 @@ template <typename T>
 void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int N,
                       int C) {
   // y = g x r, r = (mean(x²)+eps)^-1/2 ;  dx = r (g dy) - x r³ mean(g dy · x)
-  const bool parallel = (long)N * C >= kMinParallelWork;
-  if (dweight) {
-    // column sums over the rows: each thread a band of columns, rows in order (the result does not
-    // depend on the number of threads)
-    constexpr int kBand = 64;
-    const int bands = (C + kBand - 1) / kBand;
-#pragma omp parallel for schedule(static) if (parallel && bands > 1)
-    for (int b = 0; b < bands; b++) {
-      const int c0 = b * kBand, c1 = std::min(C, c0 + kBand);
-      T acc[kBand] = {};
-      for (int n = 0; n < N; n++) {
-        const T* x = inp + (long)n * C;
-        const T* dy = dout + (long)n * C;
-        const T r = rstd[n];
-#pragma omp simd
-        for (int c = c0; c < c1; c++) acc[c - c0] += dy[c] * x[c] * r;
-      }
-      for (int c = c0; c < c1; c++) dweight[c] += acc[c - c0];
-    }
-  }
-#pragma omp parallel for schedule(static) if (parallel)
+  if (dweight)
+    add_column_sums(dweight, N, C, [dout, inp, rstd, C](int n, int c) {
+      return dout[(long)n * C + c] * inp[(long)n * C + c] * rstd[n];
+    });
+#pragma omp parallel for schedule(static) if ((long)N * C >= kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const T* x = inp + (long)n * C;
     const T* dy = dout + (long)n * C;
