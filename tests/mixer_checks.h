@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <vector>
@@ -131,6 +132,38 @@ inline double mixer_incremental_error(const std::string& name, const ModelConfig
   for (int t = 0; t < Tn; t++) {
     rig.mixer->step(row.data(), x.data() + (size_t)t * cfg.d_model, t, rig.params.data());
     worst = std::max(worst, rel_error_of(row.data(), full.data() + (size_t)t * cfg.d_model, cfg.d_model));
+  }
+  return worst;
+}
+
+// Prefill of the first n positions (n = Tn/3 and Tn), asked for output rows out_from.. (0, 1, n/2,
+// n−1), then steps to Tn: the rows written and the stepped rows against the full forward; a row before
+// out_from that prefill wrote counts as an infinite error. Returns the worst per-row relative error.
+inline double mixer_prefill_error(const std::string& name, const ModelConfig& cfg, int Tn) {
+  MixerRig<float> rig(name, cfg, 1, Tn);
+  const int d = cfg.d_model;
+  std::mt19937 rng(8);
+  auto xd = random_vector((size_t)Tn * d, rng);
+  std::vector<float> x(xd.begin(), xd.end());
+  const auto full = rig.forward(x);
+  const float sentinel = 12345.0f;
+  std::vector<float> row(d);
+  double worst = 0;
+  for (int n : {Tn / 3, Tn}) {
+    for (int out_from : {0, 1, n / 2, n - 1}) {
+      rig.rebind(1, n);
+      rig.mixer->begin_incremental(Tn);
+      std::vector<float> out((size_t)n * d, sentinel);
+      rig.mixer->prefill(out.data(), x.data(), rig.params.data(), out_from);
+      for (size_t i = 0; i < (size_t)out_from * d; i++)
+        if (out[i] != sentinel) return std::numeric_limits<double>::infinity();
+      for (int t = out_from; t < n; t++)
+        worst = std::max(worst, rel_error_of(out.data() + (size_t)t * d, full.data() + (size_t)t * d, d));
+      for (int t = n; t < Tn; t++) {
+        rig.mixer->step(row.data(), x.data() + (size_t)t * d, t, rig.params.data());
+        worst = std::max(worst, rel_error_of(row.data(), full.data() + (size_t)t * d, d));
+      }
+    }
   }
   return worst;
 }

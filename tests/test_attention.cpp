@@ -194,15 +194,17 @@ TEST(LocalMixer, IsCausal) {
   for (int t0 : {1, 20, 63, 64, 99}) EXPECT_LT(mixer_causality_leak("local", cfg, 2, 100, t0), 1e-5) << "t0=" << t0;
 }
 
-TEST(AttentionMixer, IncrementalStepEqualsFullForward) {
+TEST(AttentionMixer, IncrementalStepAndPrefillEqualFullForward) {
   auto cfg = small_model_config(16, 2, 200);
   EXPECT_LE(mixer_incremental_error("attention", cfg, 200), 1e-4);
+  EXPECT_LE(mixer_prefill_error("attention", cfg, 90), 1e-4);
 }
 
-TEST(LocalMixer, IncrementalStepEqualsFullForward) {
+TEST(LocalMixer, IncrementalStepAndPrefillEqualFullForward) {
   auto cfg = small_model_config(16, 2, 200);
   cfg.local.window = 32;
   EXPECT_LE(mixer_incremental_error("local", cfg, 200), 1e-4);
+  EXPECT_LE(mixer_prefill_error("local", cfg, 90), 1e-4);
 }
 
 // Output t of `local` with window w depends on inputs t−w+1 … t only: changing position t−w leaves

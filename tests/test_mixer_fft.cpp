@@ -32,15 +32,17 @@ TEST(FftMixer, IncrementalStepEqualsFullForward) {
 }
 
 // The step's online convolution (ops/fft_online), at every position of a context spanning several
-// levels of blocks (base blocks of 1, 3, 4 and 16: up to 8 levels at T = 300), with and without the
+// levels of blocks (base blocks of 1, 3, 4 and 16: up to 8 levels at T = 300), and a prefill over part of
+// it asked for some of its output rows (mixer_prefill_error), with and without the
 // gate, and the direct sum over the history (step_block = 0, the reference).
-TEST(FftMixer, IncrementalStepEqualsFullForwardForEveryBaseBlock) {
+TEST(FftMixer, IncrementalStepAndPrefillEqualFullForwardForEveryBaseBlock) {
   for (bool gate : {true, false})
     for (int block : {0, 1, 3, 4, 16}) {
       auto cfg = small_model_config(8, 2, 300);
       cfg.fft.gate = gate;
       cfg.fft.step_block = block;
       EXPECT_LT(mixer_incremental_error("fft", cfg, 300), 1e-4) << "step_block " << block << (gate ? ", gate" : "");
+      EXPECT_LT(mixer_prefill_error("fft", cfg, 300), 1e-4) << "step_block " << block << (gate ? ", gate" : "");
     }
 }
 

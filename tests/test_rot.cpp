@@ -315,36 +315,41 @@ TEST(RotScan, StepOverRingsEqualsForwardAtEveryPosition) {
   }
 }
 
-// rot_scan_prefill over the first n positions leaves rings from which rot_scan_step continues
-// exactly as it does after stepping through them: every later row equals the stepped one (float: the
-// same arithmetic term for term, so equal to rounding), for n shorter than, equal to and one short of
-// the ring lengths. Prefill's state starts as NaN: a ring slot it should have written shows.
+// rot_scan_forward over the first n positions, asked for the rings, leaves rings from which
+// rot_scan_step continues as it does after stepping through them: every later row equals the stepped
+// one (float: to rounding, the forward's arithmetic), for n shorter than, equal to and one short of the
+// ring lengths, on one slot and on three. The rings start as NaN: a slot it should have written shows.
+// Asking for the rings changes nothing in the forward's output.
 template <typename T>
 static double worst_prefill_error(RotVariant v, const ScanShape& s, int H, int max_len, int n, const ScanData& d) {
   const std::vector<T> theta0(d.theta0.begin(), d.theta0.end()), phase(d.phase.begin(), d.phase.end());
   const T nan = std::numeric_limits<T>::quiet_NaN();
   const size_t per_pos = v == RotVariant::Dynamic ? 0 : size_t(s.Lv) * rot_phase_width(v, s.W, H);
-  std::vector<T> stepped(rot_scan_state_size(s.W, s.Lv, max_len), nan), filled = stepped,
-      work(rot_scan_step_work_size(v, s.W, H, s.Lv), nan), pre_work(rot_scan_prefill_work_size(n, s.W), nan),
+  std::vector<T> stepped(rot_scan_state_size(s.W, s.Lv, max_len), nan), work(rot_scan_step_work_size(v, s.W, H, s.Lv), nan),
       a(s.W), b(s.W);
   for (int t = 0; t < n; t++)
     rot_scan_step(a.data(), stepped.data(), work.data(), theta0.data() + size_t(t) * s.W, phase.data() + t * per_pos, v,
                   t, max_len, s.W, H, s.Lv);
-  // with the forward's saved cos/sin over the n positions (read by LowRank), and without
-  std::vector<T> fwd_out(size_t(n) * s.W), saved(rot_scan_saved_size(v, 1, n, s.W, H, s.Lv)),
-      fwd_work(rot_scan_work_size(v, n, s.W, H, s.Lv, 1));
-  rot_scan_forward(fwd_out.data(), saved.data(), fwd_work.data(), theta0.data(), phase.data(), v, 1, n, s.W, H, s.Lv, 1);
-  std::vector<T> filled_saved = filled;
-  rot_scan_prefill(filled.data(), pre_work.data(), theta0.data(), phase.data(), v, n, max_len, s.W, H, s.Lv);
-  rot_scan_prefill(filled_saved.data(), pre_work.data(), theta0.data(), phase.data(), v, n, max_len, s.W, H, s.Lv,
-                   (const T*)saved.data());
+  std::vector<std::vector<T>> filled;
+  std::vector<T> plain_out(size_t(n) * s.W);
+  for (int slots : {1, 3}) {
+    std::vector<T> out(size_t(n) * s.W), saved(rot_scan_saved_size(v, 1, n, s.W, H, s.Lv)),
+        fwd_work(rot_scan_work_size(v, n, s.W, H, s.Lv, slots)), rings(stepped.size(), nan);
+    if (slots == 1)
+      rot_scan_forward(plain_out.data(), saved.data(), fwd_work.data(), theta0.data(), phase.data(), v, 1, n, s.W, H,
+                       s.Lv, 1);
+    rot_scan_forward(out.data(), saved.data(), fwd_work.data(), theta0.data(), phase.data(), v, 1, n, s.W, H, s.Lv,
+                     slots, rings.data(), max_len);
+    if (out != plain_out) return std::numeric_limits<double>::infinity();
+    filled.push_back(std::move(rings));
+  }
   double worst = 0;
   for (int t = n; t < s.T; t++) {
     const T* th = theta0.data() + size_t(t) * s.W;
     const T* ph = phase.data() + t * per_pos;
     rot_scan_step(a.data(), stepped.data(), work.data(), th, ph, v, t, max_len, s.W, H, s.Lv);
-    for (std::vector<T>* st : {&filled, &filled_saved}) {
-      rot_scan_step(b.data(), st->data(), work.data(), th, ph, v, t, max_len, s.W, H, s.Lv);
+    for (std::vector<T>& st : filled) {
+      rot_scan_step(b.data(), st.data(), work.data(), th, ph, v, t, max_len, s.W, H, s.Lv);
       const double e = rel_error_of(b.data(), a.data(), s.W);
       if (std::isnan(e)) return e;
       worst = std::max(worst, e);
@@ -447,12 +452,13 @@ TEST(RotMixer, IsCausal) {
   }
 }
 
-TEST(RotMixer, IncrementalStepEqualsFullForward) {
+TEST(RotMixer, IncrementalStepAndPrefillEqualFullForward) {
   for (const char* v : kNames) {
     auto cfg = rot_config(v, 16, 2, 200);
     EXPECT_LT(mixer_incremental_error("rot", cfg, 200), 1e-4) << v;
     auto cfg2 = rot_config(v, 24, 3, 256, 5);
     EXPECT_LT(mixer_incremental_error("rot", cfg2, 211), 1e-4) << v;
+    EXPECT_LT(mixer_prefill_error("rot", cfg2, 211), 1e-4) << v;
   }
 }
 

@@ -42,12 +42,13 @@ class Mixer {
   // out (d) equal to row pos of forward() over the whole prefix.
   virtual void begin_incremental(int max_len) = 0;
   virtual void step(T* out, const T* in, int pos, const T* params) = 0;
-  // Prefill: called right after forward() over one sequence (bound B = 1, Tn <= max_len) with
-  // input in (Tn,d), before anything else uses the arenas (its scratch still holds the forward's
-  // temporaries), and after begin_incremental(max_len). Leaves the incremental state as step() at
-  // positions 0..Tn−1 would have left it, so that the next step() is at position Tn. Built from what
-  // the forward computed (batched over positions), never by stepping.
-  virtual void prefill(const T* in, const T* params) = 0;
+  // Prefill: the forward over one sequence (bound B = 1, Tn <= max_len, after begin_incremental(max_len))
+  // that also leaves the incremental state as step() at positions 0..Tn−1 would have left it, so that
+  // the next step() is at position Tn. Writes rows out_from..Tn−1 of out (Tn,d) only (0 <= out_from <
+  // Tn; the rows before are left as they were): a caller that needs the last row alone (the model's
+  // last layer) skips the output work of the others. Batched over positions: the state comes from the
+  // projections and the mixing of all Tn inputs at once, never from stepping through them.
+  virtual void prefill(T* out, const T* in, const T* params, int out_from) = 0;
 
   // Several streams of one length (sampling S continuations of one prompt at once): begin_streams(S)
   // makes room for S states of begin_incremental's max_len (the one-sequence state is kept);

@@ -76,13 +76,24 @@ void AttentionMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   linear_forward(out, att, P + w_out_, (const T*)nullptr, 1, d_, d_);
 }
 
-// The step's cache is [k | v] of every position fed so far: columns d..3d of the forward's qkv rows.
+// The step's cache is [k | v] of every position: columns d..3d of the qkv rows. With out_from > 0
+// only the projection runs over all rows, and rows out_from.. attend over the cache as the step does.
 template <typename T>
-void AttentionMixer<T>::prefill(const T* /*in*/, const T* /*P*/) {
-  if (B_ != 1 || T_ > inc_len_)
-    throw std::invalid_argument("attention: prefill needs a forward over one sequence within begin_incremental's length");
+void AttentionMixer<T>::prefill(T* out, const T* in, const T* P, int out_from) {
+  if (B_ != 1 || T_ > inc_len_ || out_from < 0 || out_from >= T_)
+    throw std::invalid_argument(
+        "attention: prefill needs one bound sequence within begin_incremental's length and out_from in [0, Tn)");
+  if (out_from == 0)
+    forward(out, in, P);
+  else
+    linear_forward(qkv_, in, P + w_qkv_, (const T*)nullptr, T_, d_, 3 * d_);
   for (int t = 0; t < T_; t++)
     std::memcpy(inc_kv_.data() + (size_t)t * 2 * d_, qkv_ + (size_t)t * 3 * d_ + d_, (size_t)2 * d_ * sizeof(T));
+  T* att = inc_tmp_.data() + 3 * d_;
+  for (int pos = out_from > 0 ? out_from : T_; pos < T_; pos++) {
+    attention_step(att, inc_kv_.data(), att + d_, qkv_ + (size_t)pos * 3 * d_, pos, d_, heads_, window_);
+    linear_forward(out + (size_t)pos * d_, att, P + w_out_, (const T*)nullptr, 1, d_, d_);
+  }
 }
 
 template <typename T>

@@ -21,7 +21,7 @@ class AttentionMixer : public Mixer<T> {
   void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) override;
   void begin_incremental(int max_len) override;
   void step(T* out, const T* in, int pos, const T* params) override;
-  void prefill(const T* in, const T* params) override;
+  void prefill(T* out, const T* in, const T* params, int out_from) override;
   void begin_streams(int S) override;
   void store_stream(int i) override;
   void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) override;

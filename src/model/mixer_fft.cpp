@@ -161,11 +161,16 @@ void FftMixer<T>::begin_online_taps(const T* P) {
 
 template <typename T>
 void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
+  if (pos < 0 || pos >= inc_len_) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
+  linear_forward(inc_tmp_.data(), in, P + w_in_, (const T*)nullptr, 1, d_, d_);
+  step_from_u(out, in, pos, P);
+}
+
+template <typename T>
+void FftMixer<T>::step_from_u(T* out, const T* in, int pos, const T* P) {
   T* u = inc_tmp_.data();
   T* y = u + d_;
   T* g = y + d_;
-  if (pos < 0 || pos >= inc_len_) throw std::out_of_range("fft mixer: step position beyond begin_incremental's max_len");
-  linear_forward(u, in, P + w_in_, (const T*)nullptr, 1, d_, d_);
   if (online()) {
     if (pos == 0) {  // a new sequence: nothing pending, taps of the weights as they are now
       std::fill(inc_pend_.begin(), inc_pend_.end(), T(0));
@@ -187,22 +192,34 @@ void FftMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   linear_forward(out, y, P + w_out_, (const T*)nullptr, 1, d_, d_);
 }
 
-// The step's cache is u of every position fed so far: the forward's u rows; the online convolution's
-// pending outputs are then added from those rows (ops/fft_online's prefill).
+// The step's cache is u of every position: the forward's u rows (with out_from > 0 the projection
+// alone, straight into the cache). The online convolution's pending outputs are added from those rows
+// (ops/fft_online's prefill) for the first m positions, m = out_from or Tn; rows m.. then go through
+// the step, so the convolution over all positions runs only when every output row is asked for.
 template <typename T>
-void FftMixer<T>::prefill(const T* /*in*/, const T* P) {
-  if (B_ != 1 || T_ > inc_len_)
-    throw std::invalid_argument("fft mixer: prefill needs a forward over one sequence within begin_incremental's length");
-  std::memcpy(inc_u_.data(), u_, (size_t)T_ * d_ * sizeof(T));
+void FftMixer<T>::prefill(T* out, const T* in, const T* P, int out_from) {
+  if (B_ != 1 || T_ > inc_len_ || out_from < 0 || out_from >= T_)
+    throw std::invalid_argument(
+        "fft mixer: prefill needs one bound sequence within begin_incremental's length and out_from in [0, Tn)");
+  const int m = out_from > 0 ? out_from : T_;
+  if (out_from == 0) {
+    forward(out, in, P);
+    std::memcpy(inc_u_.data(), u_, (size_t)T_ * d_ * sizeof(T));
+  } else {
+    linear_forward(inc_u_.data(), in, P + w_in_, (const T*)nullptr, T_, d_, d_);
+  }
   if (online()) {
     std::fill(inc_pend_.begin(), inc_pend_.end(), T(0));
     begin_online_taps(P);
-    fft_online_make_levels(online_taps_, P + kernel_, context_,
-                           fft_online_levels_for_prefill(T_, inc_len_, fc_.step_block));
-    fft_online_prefill(inc_pend_.data(), inc_u_.data(), online_taps_, T_, d_);
+    fft_online_make_levels(online_taps_, P + kernel_, context_, fft_online_levels_for_prefill(m, inc_len_, fc_.step_block));
+    fft_online_prefill(inc_pend_.data(), inc_u_.data(), online_taps_, m, d_);
   } else {
     inc_kt_rows_ = 0;
     make_step_taps(P, T_ + 1);
+  }
+  for (int pos = m; pos < T_; pos++) {
+    std::memcpy(inc_tmp_.data(), inc_u_.data() + (size_t)pos * d_, (size_t)d_ * sizeof(T));
+    step_from_u(out + (size_t)pos * d_, in + (size_t)pos * d_, pos, P);
   }
 }
 

@@ -31,7 +31,7 @@ class FftMixer : public Mixer<T> {
   // Levels of the online convolution whose spectra are made (tests: reused while the taps stay).
   int online_levels_made() const { return online_taps_.levels_made(); }
   void step(T* out, const T* in, int pos, const T* params) override;
-  void prefill(const T* in, const T* params) override;
+  void prefill(T* out, const T* in, const T* params, int out_from) override;
   void begin_streams(int S) override;
   void store_stream(int i) override;
   void prepare_streams(int pos, const T* params) override;
@@ -61,6 +61,8 @@ class FftMixer : public Mixer<T> {
   int inc_kt_rows_ = 0;
   int streams_ = 0;
   std::vector<T> st_u_, st_pend_, st_tmp_;  // streams: S cached u and pending outputs (max_len,d), S rows of temporaries
+  // step() after its input projection: u (d) in the first row of inc_tmp_, in the step's input.
+  void step_from_u(T* out, const T* in, int pos, const T* params);
   void make_step_taps(const T* params, int rows);  // direct: at least rows rows (grown by doubling)
   void begin_online_taps(const T* params);         // online: new taps (a new sequence may come with new weights)
   // One copy of the kernel taps (d, context) as last seen, and their version, which changes whenever

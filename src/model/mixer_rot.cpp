@@ -75,7 +75,7 @@ void RotMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
 }
 
 template <typename T>
-void RotMixer<T>::forward(T* out, const T* in, const T* P) {
+const T* RotMixer<T>::project_in(const T* in, const T* P) {
   const int N = B_ * T_;
   if (normed()) {
     linear_forward(u_, in, P + w_theta_, (const T*)nullptr, N, d_, d_);
@@ -83,13 +83,16 @@ void RotMixer<T>::forward(T* out, const T* in, const T* P) {
   } else {
     linear_forward(theta0_, in, P + w_theta_, (const T*)nullptr, N, d_, W_);
   }
-  const T* phase = P + w_level_;
-  if (P_ > 0) {
-    linear_forward(phi_, in, P + w_phi_, (const T*)nullptr, N, d_, Lv_ * P_);
-    phase = phi_;
-  }
+  if (P_ == 0) return P + w_level_;
+  linear_forward(phi_, in, P + w_phi_, (const T*)nullptr, N, d_, Lv_ * P_);
+  return phi_;
+}
+
+template <typename T>
+void RotMixer<T>::forward(T* out, const T* in, const T* P) {
+  const T* phase = project_in(in, P);
   rot_scan_forward(thetaL_, trig_, work_, theta0_, phase, variant_, B_, T_, W_, scan_heads(), Lv_, slots_);
-  linear_forward(out, thetaL_, P + w_out_, (const T*)nullptr, N, W_, d_);
+  linear_forward(out, thetaL_, P + w_out_, (const T*)nullptr, B_ * T_, W_, d_);
 }
 
 template <typename T>
@@ -149,16 +152,18 @@ void RotMixer<T>::step(T* out, const T* in, int pos, const T* P) {
   linear_forward(out, thetaL, P + w_out_, (const T*)nullptr, 1, W_, d_);
 }
 
-// The rings hold level states the forward does not keep: rebuilt from the forward's θ_0 rows, its
-// phases φ (still in scratch: prefill follows the forward directly) and its saved cos/sin, all
-// positions at once.
+// The forward whose scan copies each level's last rows into the rings as it passes; the output
+// projection only for the rows asked for.
 template <typename T>
-void RotMixer<T>::prefill(const T* /*in*/, const T* P) {
-  if (B_ != 1 || T_ > inc_len_)
-    throw std::invalid_argument("rot mixer: prefill needs a forward over one sequence within begin_incremental's length");
-  const T* phase = P_ > 0 ? phi_ : P + w_level_;
-  std::vector<T> work(rot_scan_prefill_work_size(T_, W_));
-  rot_scan_prefill(inc_state_.data(), work.data(), theta0_, phase, variant_, T_, inc_len_, W_, scan_heads(), Lv_, trig_);
+void RotMixer<T>::prefill(T* out, const T* in, const T* P, int out_from) {
+  if (B_ != 1 || T_ > inc_len_ || out_from < 0 || out_from >= T_)
+    throw std::invalid_argument(
+        "rot mixer: prefill needs one bound sequence within begin_incremental's length and out_from in [0, Tn)");
+  const T* phase = project_in(in, P);
+  rot_scan_forward(thetaL_, trig_, work_, theta0_, phase, variant_, 1, T_, W_, scan_heads(), Lv_, slots_,
+                   inc_state_.data(), inc_len_);
+  linear_forward(out + size_t(out_from) * d_, thetaL_ + size_t(out_from) * W_, P + w_out_, (const T*)nullptr,
+                 T_ - out_from, W_, d_);
 }
 
 template <typename T>

@@ -28,7 +28,7 @@ class RotMixer : public Mixer<T> {
   void backward(T* din, T* dparams, const T* dout, const T* in, const T* params) override;
   void begin_incremental(int max_len) override;
   void step(T* out, const T* in, int pos, const T* params) override;
-  void prefill(const T* in, const T* params) override;
+  void prefill(T* out, const T* in, const T* params, int out_from) override;
   void begin_streams(int S) override;
   void store_stream(int i) override;
   void step_streams(T* out, const T* in, int pos, const T* params, int first, int count) override;
@@ -37,6 +37,8 @@ class RotMixer : public Mixer<T> {
  private:
   bool normed() const { return variant_ != RotVariant::LowRank; }  // θ_0 through RMSNorm
   int scan_heads() const { return variant_ == RotVariant::LowRank ? 1 : H_; }
+  // θ_0 (and u, rstd) and φ of the bound rows from in; returns the scan's phase argument.
+  const T* project_in(const T* in, const T* params);
 
   RotVariant variant_;
   int d_, H_, context_, Lv_;

@@ -410,30 +410,32 @@ void Model<T>::bind_prefill(int n) {
   B_ = T_ = 0;  // the mixers now point into the prefill's arenas: the next forward() rebinds
 }
 
-// The forward of Model::forward without dropout, layer by layer: each mixer's state is filled from
-// its forward before the next layer reuses the memory.
+// The forward of Model::forward without dropout, layer by layer: each mixer's state is filled by its
+// prefill before the next layer reuses the memory. After the last mixer only the last row goes on.
 template <typename T>
 const T* Model<T>::prefill(const int32_t* tokens, int n, int max_len) {
   if (n < 1 || n > max_len) throw std::invalid_argument("model: prefill length must be in [1, max_len]");
   begin_incremental(max_len);
   bind_prefill(n);
   const T* P = params.data();
-  const size_t nd = (size_t)n * d_;
   T* x = pre_x_;
   embedding_forward(x, tokens, P + wte_, wpe_ ? P + wpe_ : (const T*)nullptr, 1, n, d_);
-  for (auto& ly : layers_) {
+  for (size_t li = 0; li < layers_.size(); li++) {
+    auto& ly = layers_[li];
+    // the last layer's state needs all its inputs, its output only the last row (the logits')
+    const int r0 = li + 1 < layers_.size() ? 0 : n - 1;
+    const size_t off = (size_t)r0 * d_, rd = (size_t)(n - r0) * d_;
     rmsnorm_forward(pre_ln_, pre_rstd_, x, P + ly.ln1_w, n, d_);
-    ly.mixer->forward(pre_out_, pre_ln_, P);
-    ly.mixer->prefill(pre_ln_, P);
-    add_inplace(x, pre_out_, nd);
-    rmsnorm_forward(pre_ln_, pre_rstd_, x, P + ly.ln2_w, n, d_);
-    for (int r0 = 0; r0 < n; r0 += kPrefillRows) {
-      const int rows = std::min(kPrefillRows, n - r0);
-      linear_forward(pre_h_, pre_ln_ + (size_t)r0 * d_, P + ly.w1, P + ly.b1, rows, d_, hidden_);
+    ly.mixer->prefill(pre_out_, pre_ln_, P, r0);
+    add_inplace(x + off, pre_out_ + off, rd);
+    rmsnorm_forward(pre_ln_ + off, pre_rstd_ + r0, x + off, P + ly.ln2_w, n - r0, d_);
+    for (int c0 = r0; c0 < n; c0 += kPrefillRows) {
+      const int rows = std::min(kPrefillRows, n - c0);
+      linear_forward(pre_h_, pre_ln_ + (size_t)c0 * d_, P + ly.w1, P + ly.b1, rows, d_, hidden_);
       activation_forward(pre_a_, pre_h_, (size_t)rows * hidden_);
-      linear_forward(pre_out_ + (size_t)r0 * d_, pre_a_, P + ly.w2, P + ly.b2, rows, hidden_, d_);
+      linear_forward(pre_out_ + (size_t)c0 * d_, pre_a_, P + ly.w2, P + ly.b2, rows, hidden_, d_);
     }
-    add_inplace(x, pre_out_, nd);
+    add_inplace(x + off, pre_out_ + off, rd);
   }
   // logits of the last position only, into step()'s logits row
   T* ln = inc_.data() + d_;

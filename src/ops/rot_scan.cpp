@@ -129,7 +129,7 @@ static inline T clamp_phase(T raw) {
 }
 // torch.clamp's gradient convention: the bounds themselves pass the gradient.
 // dynamic variant, one position of one level: φ_h = clamp(w_l · θ_l[h, :]) for each head h, as
-// cos/sin into cs, sn (length H). The step and the prefill compute it per position this way.
+// cos/sin into cs, sn (length H). The step computes it per position this way.
 template <typename T>
 static void dynamic_phases_one(T* cs, T* sn, const T* wl, const T* theta, int H, int hw) {
   for (int h = 0; h < H; h++) {
@@ -259,6 +259,22 @@ static inline void store_fence() {
 // forward
 // ---------------------------------------------------------------------------------------------
 
+// Where the forward also leaves the step's rings (rot_scan_step's layout, one sequence): before level
+// l runs, a unit's packed rows hold θ_l of its channels c0..c0+n−1, and level l's ring (kept when
+// l < levels) is their last 2^l rows, row p in slot p mod 2^l.
+template <typename T>
+struct RingSink {
+  T* state = nullptr;  // null: no rings wanted
+  int W = 0, levels = 0;
+  void capture(int l, const T* x, int m, int c0, int n, int Tn) const {
+    if (!state || l >= levels) return;
+    const long s = 1L << l;
+    T* ring = state + (size_t(s) - 1) * W + c0;
+    for (long p = std::max(0L, long(Tn) - s); p < Tn; p++)
+      std::memcpy(ring + size_t(p & (s - 1)) * W, x + size_t(p) * m, size_t(n) * sizeof(T));
+  }
+};
+
 // One level in place on packed rows x (T, m), n channels, one phase per row: going down in t,
 // x[t] = c·(cos[t]·x[t] + sin[t]·x[t−s]).
 template <typename T, int NC>
@@ -284,12 +300,14 @@ static void level_inplace_scalar(T* x, int m, int n_rt, int Tn, int s, const T* 
 // level and row, computes the block's cos/sin from phi (row stride Lv·W), uses them and stores them
 // in tab (Lv, T, {cos[16], sin[16]}).
 template <typename T, int NC>
-static void lowrank_forward_unit(T* x, T* tab, const T* phi, int n_rt, int Tn, int W, int Lv) {
+static void lowrank_forward_unit(T* x, T* tab, const T* phi, int n_rt, int Tn, int W, int Lv, const RingSink<T>& rings,
+                                 int c0) {
   const int n = NC > 0 ? NC : n_rt;
   const size_t ldphi = size_t(Lv) * W;
   const bool stream = NC == kBlock && reinterpret_cast<uintptr_t>(tab) % 32 == 0;
   alignas(64) T cs[kBlock] = {}, sn[kBlock] = {};
   for (int l = 0; l < Lv; l++) {
+    rings.capture(l, x, kBlock, c0, n, Tn);
     const int s = 1 << std::min(l, 30);
     T* tl = tab + size_t(l) * Tn * 2 * kBlock;
     const T* pl = phi + size_t(l) * W;
@@ -326,7 +344,8 @@ static void dynamic_phases(T* tab, int Tn) {
 
 // Dynamic unit: one head, packed rows x (T, n), tab (Lv, {cos[T], sin[T], raw[T]}), w (Lv, n).
 template <typename T>
-static void dynamic_forward_unit(T* x, T* tab, const T* w, int n, int Tn, int Lv, T c) {
+static void dynamic_forward_unit(T* x, T* tab, const T* w, int n, int Tn, int Lv, T c, const RingSink<T>& rings,
+                                 int c0) {
   alignas(64) T lanes[kLag][8];
   T* raw0 = tab + 2 * Tn;
   for (int t = 0; t < Tn + kLag; t++) {
@@ -335,6 +354,7 @@ static void dynamic_forward_unit(T* x, T* tab, const T* w, int n, int Tn, int Lv
   }
   dynamic_phases(tab, Tn);
   for (int l = 0; l < Lv; l++) {
+    rings.capture(l, x, n, c0, n, Tn);
     const int s = 1 << std::min(l, 30);
     const T* cl = tab + size_t(l) * 3 * Tn;
     const T* sl = cl + Tn;
@@ -361,7 +381,14 @@ static void dynamic_forward_unit(T* x, T* tab, const T* w, int n, int Tn, int Lv
 
 template <typename T>
 void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase, RotVariant v, int B, int Tn,
-                      int W, int H, int Lv, int slots) {
+                      int W, int H, int Lv, int slots, T* rings, int max_len) {
+  if (rings && (B != 1 || Tn > max_len)) throw std::invalid_argument("rot_scan_forward: rings need B = 1 and Tn <= max_len");
+  RingSink<T> sink;
+  if (rings) {
+    sink.state = rings;
+    sink.W = W;
+    while (sink.levels < Lv && (1L << sink.levels) < max_len) sink.levels++;
+  }
   if (Lv == 0) {
     std::memcpy(out, theta0, size_t(B) * Tn * W * sizeof(T));
     return;
@@ -408,9 +435,9 @@ void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase
         const T* phi = phase + size_t(b) * Tn * Lv * W + c0;
         gather_rows(x, kBlock, theta0 + row, W, n, Tn);
         if (n == kBlock)
-          lowrank_forward_unit<T, kBlock>(x, tab, phi, n, Tn, W, Lv);
+          lowrank_forward_unit<T, kBlock>(x, tab, phi, n, Tn, W, Lv, sink, c0);
         else
-          lowrank_forward_unit<T, 0>(x, tab, phi, n, Tn, W, Lv);
+          lowrank_forward_unit<T, 0>(x, tab, phi, n, Tn, W, Lv, sink, c0);
         scatter_rows(out + row, W, x, kBlock, n, Tn);
       } else if (v == RotVariant::HeadPhase) {
         const int bh = u / nblk, k0 = (u % nblk) * kBlock, b = bh / H, h = bh % H, n = std::min(kBlock, hw - k0);
@@ -418,6 +445,7 @@ void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase
         const T* tab = saved + size_t(bh) * Lv * 2 * Tn;
         gather_rows(x, kBlock, theta0 + row, W, n, Tn);
         for (int l = 0; l < Lv; l++) {
+          sink.capture(l, x, kBlock, h * hw + k0, n, Tn);
           const T* cl = tab + size_t(l) * 2 * Tn;
           const int s = 1 << std::min(l, 30);
           if (n == kBlock)
@@ -430,7 +458,7 @@ void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase
         const int b = u / H, h = u % H;
         const size_t row = size_t(b) * Tn * W + size_t(h) * hw;
         gather_rows(x, hw, theta0 + row, W, hw, Tn);
-        dynamic_forward_unit(x, saved + size_t(u) * Lv * 3 * Tn, phase, hw, Tn, Lv, c);
+        dynamic_forward_unit(x, saved + size_t(u) * Lv * 3 * Tn, phase, hw, Tn, Lv, c, sink, h * hw);
         scatter_rows(out + row, W, x, hw, hw, Tn);
       }
     }
@@ -769,91 +797,15 @@ void rot_scan_store_stream(T* streams, const T* state, int W, int Lv, int max_le
   }
 }
 
-size_t rot_scan_prefill_work_size(int Tn, int W) { return 2 * size_t(Tn) * W; }
-
-// θ_l over all positions in one (Tn, W) buffer, the next level in the other: each level reads level
-// l at t and t − 2^l, as the step reads the state and the ring. The last 2^l rows of each level are
-// what the ring of level l holds after position Tn − 1 (slot p mod 2^l holds θ_l[p]).
-template <typename T>
-void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVariant v, int Tn, int max_len, int W,
-                      int H, int Lv, const T* saved) {
-  assert(Tn >= 1 && Tn <= max_len);
-  T* cur = work;
-  T* nxt = work + size_t(Tn) * W;
-  std::memcpy(cur, theta0, size_t(Tn) * W * sizeof(T));
-  const T c = T(rot_scale(v));
-  const int hw = W / H, P = rot_phase_width(v, W, H);
-  const int np = v == RotVariant::LowRank ? W : H;  // phases per position per level
-  int levels = 0;                                    // levels that keep a ring
-  while (levels < Lv && (1L << levels) < max_len) levels++;
-  for (int l = 0; l < levels; l++) {
-    const long s = 1L << l;
-    T* ring = state + (size_t(s) - 1) * W;
-    for (long p = std::max(0L, long(Tn) - s); p < Tn; p++)
-      std::memcpy(ring + size_t(p & (s - 1)) * W, cur + size_t(p) * W, size_t(W) * sizeof(T));
-    if (l + 1 == levels) break;  // the levels above keep no ring
-#pragma omp parallel if (long(Tn) * W >= kMinParallelWork)
-    {
-      std::vector<T> trig(2 * size_t(np));
-      T* cs = trig.data();
-      T* sn = cs + np;
-#pragma omp for schedule(static)
-      for (int t = 0; t < Tn; t++) {
-        const T* theta = cur + size_t(t) * W;
-        const T* prev = t >= s ? cur + size_t(t - s) * W : nullptr;
-        if (v == RotVariant::Dynamic) {
-          dynamic_phases_one(cs, sn, phase + size_t(l) * hw, theta, H, hw);
-        } else if (v == RotVariant::LowRank && saved) {
-          // the forward's tables: per block of kBlock channels (Lv, Tn, {cos[kBlock], sin[kBlock]})
-          for (int c0 = 0; c0 < W; c0 += kBlock) {
-            const T* e = saved + ((size_t(c0 / kBlock) * Lv + l) * Tn + t) * 2 * kBlock;
-            for (int j = 0; j < kBlock && c0 + j < W; j++) {
-              cs[c0 + j] = e[j];
-              sn[c0 + j] = e[kBlock + j];
-            }
-          }
-        } else {
-          rot_sincos(cs, sn, phase + (size_t(t) * Lv + l) * P, np);
-        }
-        T* out = nxt + size_t(t) * W;
-        // the step's expression per channel, with each phase's cos/sin hoisted out of its channels
-        const int groups = v == RotVariant::LowRank ? 1 : H, gw = v == RotVariant::LowRank ? W : hw;
-        for (int g = 0; g < groups; g++) {
-          const size_t o = size_t(g) * gw;
-          if (v == RotVariant::LowRank) {
-            if (prev) {
-#pragma omp simd
-              for (int j = 0; j < gw; j++) out[j] = c * (cs[j] * theta[j] + sn[j] * prev[j]);
-            } else {
-#pragma omp simd
-              for (int j = 0; j < gw; j++) out[j] = c * (cs[j] * theta[j] + T(0));
-            }
-          } else {
-            const T ct = cs[g], st = sn[g];
-            if (prev) {
-#pragma omp simd
-              for (int j = 0; j < gw; j++) out[o + j] = c * (ct * theta[o + j] + st * prev[o + j]);
-            } else {
-#pragma omp simd
-              for (int j = 0; j < gw; j++) out[o + j] = c * (ct * theta[o + j] + T(0));
-            }
-          }
-        }
-      }
-    }
-    std::swap(cur, nxt);
-  }
-}
-
 #define SPECTRAL_ROT_INSTANTIATE(T)                                                                          \
-  template void rot_scan_forward<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int); \
+  template void rot_scan_forward<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int, T*, int); \
   template void rot_scan_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, RotVariant, int, int, \
                                      int, int, int, int);                                                    \
   template void rot_scan_step<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int);    \
   template void rot_scan_step_batch<T>(T*, T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, int, int, \
                                        int);                                                                        \
   template void rot_scan_store_stream<T>(T*, const T*, int, int, int, int, int);                                  \
-  template void rot_scan_prefill<T>(T*, T*, const T*, const T*, RotVariant, int, int, int, int, int, const T*);
+
 SPECTRAL_ROT_INSTANTIATE(float)
 SPECTRAL_ROT_INSTANTIATE(double)
 #undef SPECTRAL_ROT_INSTANTIATE

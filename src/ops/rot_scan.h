@@ -51,9 +51,13 @@ int rot_scan_default_slots();
 
 // out (B,T,W) = θ_Lv; saved (rot_scan_saved_size) written for backward; work (rot_scan_work_size)
 // scratch; theta0 (B,T,W); phase φ (B,T,Lv,P) or w (Lv,W/H).
+// rings: null, or (prefill of one sequence: B = 1, Tn <= max_len) the state of rot_scan_step
+// (rot_scan_state_size(W, Lv, max_len)) to fill as the steps at positions 0..Tn−1 would leave it: each
+// level's last 2^l rows, copied out of the level loop as it passes (the levels are not computed again;
+// the arithmetic is the forward's, so the rings equal the steps' to rounding).
 template <typename T>
 void rot_scan_forward(T* out, T* saved, T* work, const T* theta0, const T* phase, RotVariant v, int B, int Tn,
-                      int W, int H, int Lv, int slots);
+                      int W, int H, int Lv, int slots, T* rings = nullptr, int max_len = 0);
 
 // dtheta0 (B,T,W) += ∂L/∂θ_0 ; dphase (φ or w shape) += ∂L/∂phase ; work (rot_scan_work_size(slots))
 // is scratch; given dout (B,T,W) = ∂L/∂out and the forward's theta0, phase, saved. Only Dynamic
@@ -92,18 +96,6 @@ void rot_scan_step_batch(T* out, T* state, T* work, const T* theta0, const T* ph
 // rot_scan_step_batch's interleaved rings.
 template <typename T>
 void rot_scan_store_stream(T* streams, const T* state, int W, int Lv, int max_len, int S, int i);
-
-// Prefill of the step's state for one sequence: the rings (rot_scan_state_size) as rot_scan_step
-// leaves them after positions 0..Tn−1 (1 <= Tn <= max_len), computed level by level over whole rows
-// (batched over positions, parallel over them) instead of one position at a time. theta0 (Tn, W);
-// phase φ (Tn, Lv, P) (LowRank, HeadPhase) or w (Lv, W/H) (Dynamic); work
-// (rot_scan_prefill_work_size) is scratch. The level arithmetic is the step's, term for term.
-// saved: null, or what rot_scan_forward saved over the same Tn positions (B = 1): LowRank then reads
-// its cosines and sines instead of computing them again.
-size_t rot_scan_prefill_work_size(int Tn, int W);
-template <typename T>
-void rot_scan_prefill(T* state, T* work, const T* theta0, const T* phase, RotVariant v, int Tn, int max_len, int W,
-                      int H, int Lv, const T* saved = nullptr);
 
 // cos and sin of n phases (float: a vectorizable Cody–Waite + minimax polynomial, |error| < 2e-7
 // for |x| <= 8192; double: std::cos / std::sin). Shared by the forward and the step.
