@@ -1,4 +1,5 @@
-// The causal FFT convolution: equals the direct O(T²) convolution, has the right gradient (checked
+// The causal FFT convolution: equals the direct O(T²) convolution (with and without keeping its
+// spectra for backward), has the right gradient (checked
 // by finite differences, and against the direct convolution's), and is causal; the same causality
 // check fails on the seed's circular (unpadded) convolution. Its one-position step reproduces the
 // forward at every position.
@@ -31,6 +32,10 @@ TEST(FftConv, EqualsNaiveDirectConvolution) {
     fft_conv_forward(y.data(), saved.data(), uf.data(), kf.data(), cs.kstride, Df.data(), cs.B, cs.T, cs.C);
     conv_naive_forward(yref.data(), u.data(), k.data(), cs.kstride, D.data(), cs.B, cs.T, cs.C);
     EXPECT_LT(rel_error_of(y.data(), yref.data(), y.size()), 1e-5) << "B=" << cs.B << " T=" << cs.T;
+    // without saved (inference): the same values, bit for bit
+    std::vector<float> y_nosave(u.size());
+    fft_conv_forward(y_nosave.data(), (float*)nullptr, uf.data(), kf.data(), cs.kstride, Df.data(), cs.B, cs.T, cs.C);
+    EXPECT_EQ(y_nosave, y) << "without saved, B=" << cs.B << " T=" << cs.T;
     std::vector<double> yd(u.size()), savedd(fft_conv_saved_size(cs.B, cs.T, cs.C));
     fft_conv_forward(yd.data(), savedd.data(), u.data(), k.data(), cs.kstride, D.data(), cs.B, cs.T, cs.C);
     EXPECT_LT(rel_error(yd, yref), 1e-12);

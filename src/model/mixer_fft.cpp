@@ -82,10 +82,20 @@ bool FftMixer<T>::kernel_spectra_current(const T* k) {
 
 template <typename T>
 void FftMixer<T>::forward(T* out, const T* in, const T* P) {
+  forward_keeping(out, in, P, true);
+}
+
+template <typename T>
+void FftMixer<T>::forward_keeping(T* out, const T* in, const T* P, bool keep_spectra) {
   const int N = B_ * T_;
   linear_forward(u_, in, P + w_in_, (const T*)nullptr, N, d_, d_);
-  const bool ready = kernel_spectra_current(P + kernel_);
-  fft_conv_forward(y_, spectra_, u_, P + kernel_, context_, P + d_skip_, B_, T_, d_, ready);
+  if (keep_spectra) {
+    const bool ready = kernel_spectra_current(P + kernel_);
+    fft_conv_forward(y_, spectra_, u_, P + kernel_, context_, P + d_skip_, B_, T_, d_, ready);
+  } else {
+    spectra_version_ = 0;  // spectra_ is not written
+    fft_conv_forward(y_, (T*)nullptr, u_, P + kernel_, context_, P + d_skip_, B_, T_, d_);
+  }
   const T* mixed = y_;
   if (fc_.gate) {
     linear_forward(g_, in, P + w_gate_, (const T*)nullptr, N, d_, d_);
@@ -203,7 +213,7 @@ void FftMixer<T>::prefill(T* out, const T* in, const T* P, int out_from) {
         "fft mixer: prefill needs one bound sequence within begin_incremental's length and out_from in [0, Tn)");
   const int m = out_from > 0 ? out_from : T_;
   if (out_from == 0) {
-    forward(out, in, P);
+    forward_keeping(out, in, P, false);  // nothing kept for a backward
     std::memcpy(inc_u_.data(), u_, (size_t)T_ * d_ * sizeof(T));
   } else {
     linear_forward(inc_u_.data(), in, P + w_in_, (const T*)nullptr, T_, d_, d_);

@@ -61,6 +61,8 @@ class FftMixer : public Mixer<T> {
   int inc_kt_rows_ = 0;
   int streams_ = 0;
   std::vector<T> st_u_, st_pend_, st_tmp_;  // streams: S cached u and pending outputs (max_len,d), S rows of temporaries
+  // forward(); keep_spectra = false: the spectra are not kept for a backward (prefill)
+  void forward_keeping(T* out, const T* in, const T* params, bool keep_spectra);
   // step() after its input projection: u (d) in the first row of inc_tmp_, in the step's input.
   void step_from_u(T* out, const T* in, int pos, const T* params);
   void make_step_taps(const T* params, int rows);  // direct: at least rows rows (grown by doubling)

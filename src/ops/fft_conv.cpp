@@ -44,15 +44,23 @@ static void kernel_spectra(std::complex<T>* Kf, const T* k, int kstride, int Tn,
   }
 }
 
+// One kernel row and its spectrum per thread (the forward without saved).
+template <typename T>
+static FftRowsScratch<T>& kernel_row_scratch(int N) {
+  thread_local FftRowsScratch<T> s;
+  s.ensure(1, N);
+  return s;
+}
+
 template <typename T>
 void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const T* D, int B, int Tn, int C,
                       bool kernel_spectra_ready) {
   const int N = fft_padded_length(Tn);
   const RealFft<T>& fft = real_fft<T>(N);
   const int rs = fft_real_stride(N), cs = fft_complex_stride(N), nb = fft_bins(N);
-  auto* Uf = reinterpret_cast<std::complex<T>*>(saved);  // (B*C, cs)
-  std::complex<T>* Kf = Uf + (size_t)B * C * cs;         // (C, cs)
-  if (!kernel_spectra_ready) kernel_spectra(Kf, k, kstride, Tn, C, N);
+  auto* Uf = reinterpret_cast<std::complex<T>*>(saved);          // (B*C, cs)
+  std::complex<T>* Kf = saved ? Uf + (size_t)B * C * cs : nullptr;  // (C, cs)
+  if (saved && !kernel_spectra_ready) kernel_spectra(Kf, k, kstride, Tn, C, N);
   const T scale = T(1) / T(N);
   const int tiles = (C + kTile - 1) / kTile;
 #pragma omp parallel for schedule(static) if ((long)B * C * N >= kMinParallelWork)
@@ -64,11 +72,20 @@ void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const
     for (int t = 0; t < Tn; t++)
       for (int j = 0; j < w; j++) s.real[(size_t)j * rs + t] = ub[(size_t)t * C + c0 + j];
     for (int j = 0; j < w; j++) {
-      std::complex<T>* uf = Uf + ((size_t)b * C + c0 + j) * cs;
-      const std::complex<T>* kf = Kf + (size_t)(c0 + j) * cs;
       std::complex<T>* z = s.cplx + (size_t)j * cs;
-      fft.forward(s.real + (size_t)j * rs, uf);
-      for (int f = 0; f < nb; f++) z[f] = uf[f] * kf[f];
+      if (saved) {
+        std::complex<T>* uf = Uf + ((size_t)b * C + c0 + j) * cs;
+        const std::complex<T>* kf = Kf + (size_t)(c0 + j) * cs;
+        fft.forward(s.real + (size_t)j * rs, uf);
+        for (int f = 0; f < nb; f++) z[f] = uf[f] * kf[f];
+      } else {  // the kernel row's spectrum made here, as kernel_spectra makes it
+        FftRowsScratch<T>& ks = kernel_row_scratch<T>(N);
+        std::memcpy(ks.real, k + (size_t)(c0 + j) * kstride, sizeof(T) * Tn);
+        std::fill(ks.real + Tn, ks.real + rs, T(0));
+        fft.forward(ks.real, ks.cplx);
+        fft.forward(s.real + (size_t)j * rs, z);
+        for (int f = 0; f < nb; f++) z[f] = z[f] * ks.cplx[f];
+      }
       fft.inverse(z, s.real + (size_t)j * rs);
     }
     T* yb = y + (size_t)b * Tn * C;

@@ -15,7 +15,9 @@ namespace spectral {
 // Number of T-typed values fft_conv_forward saves for backward (the spectra of u and of k).
 size_t fft_conv_saved_size(int B, int Tn, int C);
 
-// saved: fft_conv_saved_size(B,T,C) values, written here and read by backward.
+// saved: fft_conv_saved_size(B,T,C) values, written here and read by backward; or null (inference:
+// nothing kept, each kernel row transformed where it is used, once per sequence of the batch; the
+// same arithmetic, so the same y).
 // kernel_spectra_ready: saved already holds the spectra of this very k (from an earlier forward
 // with the same B, T, C and unchanged taps); they are then not recomputed.
 template <typename T>
