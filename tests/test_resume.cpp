@@ -107,7 +107,9 @@ TEST(Resume, TheAverageInTheCheckpointIsTheAverageOfTheRawWeights) {
       ASSERT_NEAR(avg[i], want, 1e-6 * (1 + std::fabs(want))) << "step " << step << " element " << i;
       moved = std::max(moved, double(std::fabs(avg[i] - ck.raw[i])));
     }
-    if (step > 1) EXPECT_GT(moved, 1e-4) << "the average should differ from the raw weights";
+    if (step > 1) {
+      EXPECT_GT(moved, 1e-4) << "the average should differ from the raw weights";
+    }
   }
   r = run_spectral(ws.resume(run, "--stop-at 20"), ws.dir);  // the first evaluation: best.safetensors
   ASSERT_EQ(r.code, 0) << r.err;

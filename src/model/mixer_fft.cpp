@@ -12,6 +12,7 @@
 #include "ops/fft_conv.h"
 #include "ops/fft_online.h"
 #include "ops/linear.h"
+#include "util/hash.h"
 
 namespace spectral {
 
@@ -56,17 +57,15 @@ void FftMixer<T>::bind(Arena<T>& saved, Arena<T>& scratch, int B, int Tn) {
   spectra_version_ = 0;
 }
 
-// The version of these taps: the one remembered if they equal taps_seen_, else a new one (and they
-// are remembered, unless the weights move every step).
+// The version of these taps: the one remembered if their hash is the one remembered, else a new one
+// (whose hash is remembered, unless the weights move every step).
 template <typename T>
 uint64_t FftMixer<T>::current_taps_version(const T* k) {
-  const size_t n = (size_t)d_ * context_;
-  if (!weights_move_ && taps_version_ != 0 && taps_seen_.size() == n && std::memcmp(taps_seen_.data(), k, n * sizeof(T)) == 0)
-    return taps_version_;
-  if (weights_move_)
-    std::vector<T>().swap(taps_seen_);
-  else
-    taps_seen_.assign(k, k + n);
+  if (weights_move_) return ++taps_version_;
+  const uint64_t h = hash_bytes(k, (size_t)d_ * context_ * sizeof(T));
+  if (taps_version_ != 0 && taps_hashed_ && h == taps_hash_) return taps_version_;
+  taps_hash_ = h;
+  taps_hashed_ = true;
   return ++taps_version_;
 }
 

@@ -23,11 +23,11 @@ class FftMixer : public Mixer<T> {
     weights_move_ = yes;
     if (yes) {
       spectra_version_ = online_version_ = 0;
-      std::vector<T>().swap(taps_seen_);
+      taps_hashed_ = false;
     }
   }
-  // Bytes kept to notice changed taps (copies of the taps; none while training).
-  size_t remembered_tap_bytes() const { return taps_seen_.capacity() * sizeof(T); }
+  // Whether a hash of the taps is kept to notice that they changed (not while training).
+  bool remembers_taps() const { return taps_hashed_; }
   // Levels of the online convolution whose spectra are made (tests: reused while the taps stay).
   int online_levels_made() const { return online_taps_.levels_made(); }
   void step(T* out, const T* in, int pos, const T* params) override;
@@ -67,15 +67,16 @@ class FftMixer : public Mixer<T> {
   void step_from_u(T* out, const T* in, int pos, const T* params);
   void make_step_taps(const T* params, int rows);  // direct: at least rows rows (grown by doubling)
   void begin_online_taps(const T* params);         // online: new taps (a new sequence may come with new weights)
-  // One copy of the kernel taps (d, context) as last seen, and their version, which changes whenever
+  // A hash of the kernel taps (d, context) as last seen, and their version, which changes whenever
   // they do: the forward's spectra (valid until the next bind) and the online convolution's levels
   // each remember the version they were made from. While training (weights_move_) nothing is kept
   // and every call is a new version.
-  std::vector<T> taps_seen_;
+  uint64_t taps_hash_ = 0;
+  bool taps_hashed_ = false;
   uint64_t taps_version_ = 0;
   uint64_t spectra_version_ = 0;  // of spectra_ (0: none since the last bind)
   bool weights_move_ = false;  // training: the kernel's spectra are never reused, its taps not copied
-  uint64_t current_taps_version(const T* k);  // one pass over d·context values at most
+  uint64_t current_taps_version(const T* k);  // one pass over d·context values
   bool kernel_spectra_current(const T* k);
 };
 

@@ -24,8 +24,7 @@ DropoutDraw dropout_for_step(double p, uint64_t run_seed, uint64_t step, uint64_
 
 template <typename T>
 Model<T>::Model(const ModelConfig& cfg, int vocab_size) : Model(cfg, vocab_size, LayoutOnly{}) {
-  params.assign(layout_.total(), T(0));
-  grads.assign(layout_.total(), T(0));
+  params.assign(layout_.total(), T(0));  // grads: on the first zero_grad() or backward()
 }
 
 template <typename T>
@@ -212,7 +211,10 @@ double Model<T>::forward(const int32_t* tokens, const int32_t* targets, int B, i
 
 template <typename T>
 void Model<T>::zero_grad() {
-  std::fill(grads.begin(), grads.end(), T(0));
+  if (grads.size() != params.size())
+    grads.assign(params.size(), T(0));
+  else
+    std::fill(grads.begin(), grads.end(), T(0));
 }
 
 template <typename T>
@@ -220,6 +222,7 @@ void Model<T>::backward() {
   if (!have_targets_) throw std::logic_error("model: backward() needs a forward() with targets");
   const int B = B_, Tn = T_, N = B * Tn;
   const size_t n = (size_t)N * d_;
+  if (grads.size() != params.size()) grads.assign(params.size(), T(0));
   const T* P = params.data();
   T* G = grads.data();
   const bool drop = drop_.p > 0;

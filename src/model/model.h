@@ -47,7 +47,8 @@ class Model {
   size_t num_params() const;  // real parameter count (without alignment padding)
 
   std::vector<T> params;  // the parameter arena (layout())
-  std::vector<T> grads;   // same layout
+  std::vector<T> grads;   // same layout; empty until the first zero_grad() or backward() (generation and
+                          // evaluation never allocate it)
 
   // Random initialization from seed (deterministic).
   void init(uint64_t seed);

@@ -24,6 +24,7 @@
 #include "train/run_directory.h"
 #include "train/training_data.h"
 #include "util/errors.h"
+#include "util/hash.h"
 #include "util/memory.h"
 
 namespace spectral {
@@ -87,12 +88,8 @@ void share_start(Model<float>& model, Optimizer& optimizer, WeightAverage& avera
   }
 }
 
-// FNV-1a over the weights' bytes.
 uint64_t weights_checksum(const std::vector<float>& params) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
-  for (size_t i = 0; i < params.size() * sizeof(float); i++) h = (h ^ bytes[i]) * 0x100000001b3ull;
-  return h;
+  return hash_bytes(params.data(), params.size() * sizeof(float));
 }
 
 // Every process must hold the same weights (they apply the same update to the same start): the
