@@ -52,6 +52,38 @@ TEST(Checkpoint, RoundTripGivesIdenticalLogitsForEveryMixer) {
   }
 }
 
+// Generation and evaluation read the weights alone: the optimizer state is checked but not read
+// (m, v empty; has_optimizer still true), the model is the same; an incomplete optimizer state is
+// still an error.
+TEST(Checkpoint, WeightsOnlyReadSkipsTheOptimizerState) {
+  ScratchDir dir;
+  Config cfg = small_config({"fft", "rot"});
+  const Vocab vocab = abc_vocab();
+  Model<float> model(cfg.model, vocab.size());
+  model.init(3);
+  std::vector<float> m(model.params.size(), 0.25f), v(model.params.size(), 0.5f);
+  TrainingState st{&m, &v, nlohmann::json{{"step", 5}}};
+  const std::string path = dir.file("ck.safetensors");
+  save_checkpoint(path, model, cfg, vocab, 5, &st);
+  LoadedCheckpoint all = load_checkpoint(path), weights = load_checkpoint(path, CheckpointContent::WeightsOnly);
+  EXPECT_EQ(all.m.size(), model.params.size());
+  EXPECT_TRUE(weights.has_optimizer);
+  EXPECT_TRUE(weights.m.empty());
+  EXPECT_TRUE(weights.v.empty());
+  EXPECT_TRUE(weights.raw.empty());
+  EXPECT_EQ(weights.model->params, model.params);
+  EXPECT_EQ(weights.step, 5);
+  // an optimizer state with a moment tensor missing is refused in both modes
+  SafetensorsFile f = read_safetensors(path);
+  f.tensors.erase("optim.v.wte");
+  std::vector<TensorRef> refs;
+  for (const auto& [name, t] : f.tensors) refs.push_back({name, t.shape, t.data.data()});
+  write_safetensors(dir.file("partial.safetensors"), refs, f.metadata);
+  for (CheckpointContent what : {CheckpointContent::Everything, CheckpointContent::WeightsOnly})
+    EXPECT_TRUE(contains(message_of<InputError>([&] { load_checkpoint(dir.file("partial.safetensors"), what); }),
+                         "optimizer state is incomplete"));
+}
+
 TEST(Checkpoint, WeightsOnlyFileLoadsWithoutOptimizerState) {
   ScratchDir dir;
   Config cfg = small_config({"fft"});

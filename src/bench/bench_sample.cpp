@@ -124,7 +124,7 @@ int run_sample_bench(const SampleBenchOptions& o) {
   std::vector<Subject> subjects;
   LoadedCheckpoint ck;
   if (!o.checkpoint.empty()) {
-    ck = load_checkpoint(o.checkpoint);
+    ck = load_checkpoint(o.checkpoint, CheckpointContent::WeightsOnly);
     Subject s;
     std::vector<std::string> seen;  // the checkpoint's mixers, labelled as for a config
     for (const auto& m : ck.model->config().mixer) {

@@ -52,7 +52,7 @@ CLI::App* add_eval_command(CLI::App& app, Action* action) {
     if (!a->per_char.empty()) check_output_file(a->per_char, "--per-char " + a->per_char);
     set_threads(a->threads);
     std::string chosen;
-    LoadedCheckpoint ck = load_checkpoint(resolve_checkpoint_path(a->checkpoint, &chosen));
+    LoadedCheckpoint ck = load_checkpoint(resolve_checkpoint_path(a->checkpoint, &chosen), CheckpointContent::WeightsOnly);
     if (!chosen.empty()) spdlog::info("{}", chosen);
     const std::string where = a->text == "-" ? "text on standard input" : "text " + a->text;
     const std::u32string text = utf8_decode(read_input_bytes(a->text), where);

@@ -70,7 +70,7 @@ CLI::App* add_sample_command(CLI::App& app, Action* action) {
     const std::u32string text = utf8_decode(bytes, where);
     if (text.empty()) throw InputError(where + ": empty");
     std::string chosen;
-    LoadedCheckpoint ck = load_checkpoint(resolve_checkpoint_path(a->checkpoint, &chosen));
+    LoadedCheckpoint ck = load_checkpoint(resolve_checkpoint_path(a->checkpoint, &chosen), CheckpointContent::WeightsOnly);
     if (!chosen.empty()) spdlog::info("{}", chosen);
     const Encoded enc = ck.vocab.encode(text, a->unknown == "skip" ? OutOfVocab::Skip : OutOfVocab::Error, where);
     if (enc.dropped) spdlog::warn("{}", enc.dropped_summary);

@@ -50,8 +50,10 @@ void save_checkpoint(const std::string& path, const Model<float>& model, const C
   write_safetensors(path, tensors, md);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
-  const SafetensorsFile f = read_safetensors(path);
+LoadedCheckpoint load_checkpoint(const std::string& path, CheckpointContent what) {
+  const bool everything = what == CheckpointContent::Everything;
+  const SafetensorsFile f =
+      read_safetensors(path, [everything](const std::string& name) { return everything || name.rfind("optim.", 0) != 0; });
   const std::string where = "checkpoint " + path;
   auto fmt = f.metadata.find("format");
   if (fmt == f.metadata.end() || fmt->second != kCheckpointFormat)
@@ -114,23 +116,23 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   ck.model = std::make_unique<Model<float>>(ck.config.model, ck.vocab.size());
   Model<float>& m = *ck.model;
   size_t optim_found = 0, raw_found = 0;
-  ck.m.assign(m.params.size(), 0.f);
-  ck.v.assign(m.params.size(), 0.f);
-  ck.raw.assign(m.params.size(), 0.f);
   for (const auto& s : m.layout().specs()) {
-    auto copy = [&](const std::string& name, std::vector<float>& dst) {
+    // copies the tensor into dst (made zero-filled at its first tensor) when it is read
+    auto copy = [&](const std::string& name, std::vector<float>& dst, bool read) {
       auto it = f.tensors.find(name);
       if (it == f.tensors.end()) return false;
       if (it->second.shape != s.shape)
         throw InputError(where + ": tensor " + name + " has shape " + shape_str(it->second.shape) + ", the config needs " +
                          shape_str(s.shape));
+      if (!read) return true;
+      if (dst.size() != m.params.size()) dst.assign(m.params.size(), 0.f);
       std::copy(it->second.data.begin(), it->second.data.end(), dst.begin() + s.offset);
       return true;
     };
-    copy(s.name, m.params);
-    optim_found += copy("optim.m." + s.name, ck.m);
-    optim_found += copy("optim.v." + s.name, ck.v);
-    raw_found += copy("optim.raw." + s.name, ck.raw);
+    copy(s.name, m.params, true);
+    optim_found += copy("optim.m." + s.name, ck.m, everything);
+    optim_found += copy("optim.v." + s.name, ck.v, everything);
+    raw_found += copy("optim.raw." + s.name, ck.raw, everything);
   }
   const size_t n_specs = m.layout().specs().size();
   if (optim_found != 0 && optim_found != 2 * n_specs)
@@ -141,12 +143,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
                      std::to_string(n_specs) + " optim.raw tensors)");
   if (raw_found != 0 && optim_found == 0)
     throw InputError(where + ": has training weights (optim.raw) but no optimizer state");
-  if (raw_found == 0) ck.raw.clear();
   ck.has_optimizer = optim_found != 0;
-  if (!ck.has_optimizer) {
-    ck.m.clear();
-    ck.v.clear();
-  }
   return ck;
 }
 

@@ -44,7 +44,13 @@ struct LoadedCheckpoint {
   nlohmann::json train_state;
 };
 
+// What load_checkpoint reads: everything (resuming training), or the weights only (generation,
+// evaluation): the optimizer state and training weights (optim.*) are then checked in the header
+// (names, shapes, completeness) but not read, m, v and raw stay empty, and has_optimizer still says
+// whether the file holds them.
+enum class CheckpointContent { Everything, WeightsOnly };
+
 // Rebuilds the model from the file alone; every inconsistency is an InputError naming the file.
-LoadedCheckpoint load_checkpoint(const std::string& path);
+LoadedCheckpoint load_checkpoint(const std::string& path, CheckpointContent what = CheckpointContent::Everything);
 
 }  // namespace spectral

@@ -264,7 +264,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorRef>& te
   out.commit();
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
+SafetensorsFile read_safetensors(const std::string& path, const std::function<bool(const std::string&)>& read_data) {
   auto bad = [&](const std::string& what) { return InputError(path + ": " + what); };
   ReadFd file(path);
   struct stat st {};
@@ -374,6 +374,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
               ") at the end of the data section belong to no tensor");
 
   for (const Span& s : spans) {
+    if (read_data && !read_data(*s.name)) continue;
     Tensor& out = result.tensors[*s.name];
     out.data.resize((s.end - s.begin) / 4);
     file.read_at(out.data.data(), s.end - s.begin, data_start + s.begin);

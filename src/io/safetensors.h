@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,7 +48,9 @@ void write_safetensors(const std::string& path, const std::vector<TensorRef>& te
 // 4·product(shape)); the tensors must tile the data section exactly (no overlap, gap or trailing
 // bytes, as the reference implementation requires); metadata must map strings to strings.
 // Errors name the path and the tensor or key: InputError for bad contents, IoError when the file
-// cannot be opened or read.
-SafetensorsFile read_safetensors(const std::string& path);
+// cannot be opened or read. read_data(name) false: that tensor's header is checked like every other,
+// but its data is not read (its data stays empty).
+SafetensorsFile read_safetensors(const std::string& path,
+                                 const std::function<bool(const std::string&)>& read_data = nullptr);
 
 }  // namespace spectral
