@@ -11,6 +11,7 @@
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "util/threads.h"
+#include "util/zeroed_buffer.h"
 
 #include <tuple>
 
@@ -143,6 +144,30 @@ TEST(RmsNorm, GradientMatchesFiniteDifferencesWithAndWithoutWeight) {
 // The column sums of the bias and norm-weight gradients are split into bands of columns over the
 // threads once a product is large (N·C >= 2^15): on 1, 2 and 3 threads, with a ragged last band,
 // they equal the plain loops (float: bitwise the same on every thread count) and still accumulate.
+// ZeroedBuffer (the incremental state's lazily paged buffers): zero on creation, small (calloc) and
+// large (a fresh mapping); what is written stays through a move; fill_zero clears it again.
+TEST(ZeroedBuffer, StartsZeroKeepsWritesThroughMovesAndClears) {
+  for (size_t n : {size_t(0), size_t(7), size_t(1) << 18, (size_t(3) << 20) + 5}) {
+    ZeroedBuffer<float> b(n);
+    ASSERT_EQ(b.size(), n);
+    size_t nonzero = 0;
+    for (float v : b) nonzero += v != 0.0f;
+    EXPECT_EQ(nonzero, 0u) << n;
+    if (n == 0) continue;
+    b.data()[0] = 1.0f;
+    b.data()[n - 1] = 2.0f;
+    ZeroedBuffer<float> moved(std::move(b));
+    EXPECT_EQ(b.size(), 0u);
+    EXPECT_EQ(moved.data()[0], 1.0f);
+    EXPECT_EQ(moved.data()[n - 1], 2.0f);
+    b = std::move(moved);
+    EXPECT_EQ(b.data()[n - 1], 2.0f);
+    b.fill_zero();
+    EXPECT_EQ(b.data()[0], 0.0f);
+    EXPECT_EQ(b.data()[n - 1], 0.0f);
+  }
+}
+
 TEST(Reductions, BiasAndNormWeightGradientsEqualPlainSumsOnAnyThreadCount) {
   const int saved_threads = num_threads();
   std::mt19937 rng(21);

@@ -126,17 +126,24 @@ void FftMixer<T>::backward(T* din, T* dP, const T* dout, const T* in, const T* P
   linear_backward(din, dP + w_in_, (T*)nullptr, du_, in, P + w_in_, N, d_, d_);
 }
 
+// The buffers of one length are kept from sequence to sequence (the rows a sequence wrote are paged
+// in already); a new length makes them afresh.
 template <typename T>
 void FftMixer<T>::begin_incremental(int max_len) {
   inc_len_ = max_len;
-  inc_u_.assign((size_t)max_len * d_, T(0));
+  const size_t n = (size_t)max_len * d_;
+  if (inc_u_.size() != n) inc_u_ = ZeroedBuffer<T>(n);
   inc_tmp_.assign((size_t)3 * d_, T(0));
   if (online()) {
-    inc_pend_.assign((size_t)max_len * d_, T(0));
+    if (inc_pend_.size() != n) {
+      inc_pend_ = ZeroedBuffer<T>(n);
+      pend_clean_ = true;
+    }
+    clear_pending();
     std::vector<T>().swap(inc_kt_);
   } else {
-    inc_kt_.assign((size_t)max_len * d_, T(0));
-    std::vector<T>().swap(inc_pend_);
+    inc_kt_.assign(n, T(0));
+    inc_pend_ = ZeroedBuffer<T>();
   }
   if (online_taps_.max_len != max_len || online_taps_.L0 != fc_.step_block) {
     online_taps_ = FftOnlineTaps<T>();
@@ -144,6 +151,12 @@ void FftMixer<T>::begin_incremental(int max_len) {
   }
   online_begun_ = false;
   inc_kt_rows_ = 0;
+}
+
+template <typename T>
+void FftMixer<T>::clear_pending() {
+  if (!pend_clean_) inc_pend_.fill_zero();
+  pend_clean_ = true;
 }
 
 template <typename T>
@@ -182,9 +195,10 @@ void FftMixer<T>::step_from_u(T* out, const T* in, int pos, const T* P) {
   T* g = y + d_;
   if (online()) {
     if (pos == 0) {  // a new sequence: nothing pending, taps of the weights as they are now
-      std::fill(inc_pend_.begin(), inc_pend_.end(), T(0));
+      clear_pending();
       begin_online_taps(P);
     }
+    pend_clean_ = false;
     if (!online_begun_) throw std::logic_error("fft mixer: steps start at position 0 or after a prefill");
     fft_online_make_levels(online_taps_, P + kernel_, context_,
                            fft_online_levels_for_step(pos, inc_len_, fc_.step_block));
@@ -218,7 +232,8 @@ void FftMixer<T>::prefill(T* out, const T* in, const T* P, int out_from) {
     linear_forward(inc_u_.data(), in, P + w_in_, (const T*)nullptr, T_, d_, d_);
   }
   if (online()) {
-    std::fill(inc_pend_.begin(), inc_pend_.end(), T(0));
+    clear_pending();
+    pend_clean_ = false;
     begin_online_taps(P);
     fft_online_make_levels(online_taps_, P + kernel_, context_, fft_online_levels_for_prefill(m, inc_len_, fc_.step_block));
     fft_online_prefill(inc_pend_.data(), inc_u_.data(), online_taps_, m, d_);

@@ -6,6 +6,7 @@
 
 #include "model/mixer.h"
 #include "ops/fft_online.h"
+#include "util/zeroed_buffer.h"
 
 namespace spectral {
 
@@ -49,8 +50,12 @@ class FftMixer : public Mixer<T> {
   // with step_block = 0, fft_conv_step's direct sum over the whole history (the reference).
   bool online() const { return fc_.step_block > 0; }
   int inc_len_ = 0;                 // begin_incremental's max_len
-  std::vector<T> inc_u_, inc_tmp_;  // cached u (max_len,d), one row of temporaries
-  std::vector<T> inc_pend_;         // online: pending outputs (max_len,d), what earlier blocks add to each
+  // cached u (max_len,d) and, online, the pending outputs (max_len,d), what earlier blocks add to each:
+  // zero without being written, so that the rows a sequence never reaches cost nothing
+  ZeroedBuffer<T> inc_u_, inc_pend_;
+  bool pend_clean_ = true;  // inc_pend_ is all zeros (nothing added since it was made or cleared)
+  void clear_pending();     // makes it so (no work when it already is)
+  std::vector<T> inc_tmp_;  // one row of temporaries
   FftOnlineTaps<T> online_taps_;    // online: the taps and per-level spectra every stream shares
   // online: the taps version online_taps_ was made from (0: none), so that a new sequence with
   // unchanged weights (a rebuild past the context, another stream's prefill) reuses the levels'
