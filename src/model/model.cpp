@@ -222,7 +222,7 @@ void Model<T>::backward() {
   if (!have_targets_) throw std::logic_error("model: backward() needs a forward() with targets");
   const int B = B_, Tn = T_, N = B * Tn;
   const size_t n = (size_t)N * d_;
-  if (grads.size() != params.size()) grads.assign(params.size(), T(0));
+  if (grads.size() != params.size()) zero_grad();  // the first backward: nothing to accumulate into yet
   const T* P = params.data();
   T* G = grads.data();
   const bool drop = drop_.p > 0;

@@ -30,18 +30,20 @@ static FftRowsScratch<T>& scratch(int N) {
   return s;
 }
 
+// One kernel row's spectrum: kf = FFT(k_row[0..T) zero padded to N), through the real row buffer row.
+template <typename T>
+static void kernel_row_spectrum(std::complex<T>* kf, T* row, const T* k_row, int Tn, int N) {
+  std::memcpy(row, k_row, sizeof(T) * Tn);
+  std::fill(row + Tn, row + fft_real_stride(N), T(0));
+  real_fft<T>(N).forward(row, kf);
+}
+
 // Kernel spectra: Kf[c] = FFT(k[c, 0..T) zero padded to N).
 template <typename T>
 static void kernel_spectra(std::complex<T>* Kf, const T* k, int kstride, int Tn, int C, int N) {
-  const RealFft<T>& fft = real_fft<T>(N);
-  const int rs = fft_real_stride(N), cs = fft_complex_stride(N);
+  const int cs = fft_complex_stride(N);
 #pragma omp parallel for schedule(static) if ((long)C * N >= kMinParallelWork)
-  for (int c = 0; c < C; c++) {
-    T* row = scratch<T>(N).real;
-    std::memcpy(row, k + (size_t)c * kstride, sizeof(T) * Tn);
-    std::fill(row + Tn, row + rs, T(0));
-    fft.forward(row, Kf + (size_t)c * cs);
-  }
+  for (int c = 0; c < C; c++) kernel_row_spectrum(Kf + (size_t)c * cs, scratch<T>(N).real, k + (size_t)c * kstride, Tn, N);
 }
 
 // One kernel row and its spectrum per thread (the forward without saved).
@@ -80,9 +82,7 @@ void fft_conv_forward(T* y, T* saved, const T* u, const T* k, int kstride, const
         for (int f = 0; f < nb; f++) z[f] = uf[f] * kf[f];
       } else {  // the kernel row's spectrum made here, as kernel_spectra makes it
         FftRowsScratch<T>& ks = kernel_row_scratch<T>(N);
-        std::memcpy(ks.real, k + (size_t)(c0 + j) * kstride, sizeof(T) * Tn);
-        std::fill(ks.real + Tn, ks.real + rs, T(0));
-        fft.forward(ks.real, ks.cplx);
+        kernel_row_spectrum(ks.cplx, ks.real, k + (size_t)(c0 + j) * kstride, Tn, N);
         fft.forward(s.real + (size_t)j * rs, z);
         for (int f = 0; f < nb; f++) z[f] = z[f] * ks.cplx[f];
       }
