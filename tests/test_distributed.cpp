@@ -24,10 +24,22 @@ namespace {
 // mpirun of the binary with n processes (root allowed: CI runs as root). Under AddressSanitizer the
 // processes do not check for leaks: Open MPI's plugins keep allocations past MPI_Finalize and are
 // unloaded by then, so LeakSanitizer can neither attribute nor suppress them (every other test
-// checks this code for leaks without MPI).
+// checks this code for leaks without MPI). Each test process gives Open MPI its own session
+// directory (TMPDIR): tests run in parallel, and two mpiruns creating the shared default
+// /tmp/ompi.<host>.<uid> at the same moment can fail with "File exists".
+struct MpiSessionDir {
+  std::string path = temp_dir("mpi");
+  ~MpiSessionDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 std::string mpirun(int n) {
-  return "env ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" " + std::string(SPECTRAL_MPIEXEC) +
-         " --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(n) + " ";
+  static const MpiSessionDir session;
+  return "env TMPDIR=" + session.path + " ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" " +
+         std::string(SPECTRAL_MPIEXEC) + " --allow-run-as-root --oversubscribe --bind-to none -np " +
+         std::to_string(n) + " ";
 }
 
 // `spectral <args>` under mpirun with n processes, captured like run_spectral.
