@@ -147,17 +147,18 @@ void fft_online_step(T* y, T* u_cache, T* pending, const T* u, const FftOnlineTa
   const T* pend = pending + (size_t)pos * C;
   const int in_block = pos % L0;  // lags 0..in_block reach back to the start of pos's base block
   const T* kt = taps.kt.data();
+  // Accumulated in T: at most L0 products per output.
   for (int c0 = 0; c0 < C; c0 += kStepBlock) {
     const int n = std::min(kStepBlock, C - c0);
-    double acc[kStepBlock];
-    for (int j = 0; j < n; j++) acc[j] = double(D[c0 + j]) * ut[c0 + j] + double(pend[c0 + j]);
+    T acc[kStepBlock];
+    for (int j = 0; j < n; j++) acc[j] = D[c0 + j] * ut[c0 + j] + pend[c0 + j];
     for (int s = 0; s <= in_block; s++) {
       const T* __restrict kr = kt + (size_t)s * C + c0;
       const T* __restrict ur = u_cache + (size_t)(pos - s) * C + c0;
 #pragma omp simd
-      for (int j = 0; j < n; j++) acc[j] += double(kr[j]) * double(ur[j]);
+      for (int j = 0; j < n; j++) acc[j] += kr[j] * ur[j];
     }
-    for (int j = 0; j < n; j++) y[c0 + j] = T(acc[j]);
+    for (int j = 0; j < n; j++) y[c0 + j] = acc[j];
   }
   const int levels = fft_online_levels_for_step(pos, taps.max_len, L0);
   if (levels > 0) {
