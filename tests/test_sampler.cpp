@@ -5,6 +5,7 @@
 // (tokens that should be cut must never be drawn).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -197,4 +198,50 @@ TEST(PickToken, FixedSeedIsReproducible) {
   };
   EXPECT_EQ(run(7), run(7));
   EXPECT_NE(run(7), run(8));
+}
+
+// The draw walks the tokens most probable first, ties by id: against that rule written out with a
+// stable sort (the order a given seed's draws depend on), draw for draw, on logits with many ties,
+// for several temperatures, top-k and top-p, and a vocabulary of the usual size.
+TEST(PickToken, DrawsEqualTheStableSortReference) {
+  auto reference = [](const float* logits, int V, const SamplingOptions& opt, std::mt19937_64& rng) {
+    std::vector<float> p(V);
+    const float mx = *std::max_element(logits, logits + V);
+    for (int v = 0; v < V; v++) p[v] = std::exp((logits[v] - mx) / float(opt.temperature));
+    std::vector<int32_t> order(V);
+    for (int v = 0; v < V; v++) order[v] = v;
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+    int keep = opt.top_k > 0 ? std::min(V, opt.top_k) : V;
+    double total = 0;
+    for (int i = 0; i < keep; i++) total += p[order[i]];
+    if (opt.top_p < 1.0) {
+      double acc = 0;
+      for (int i = 0; i < keep; i++)
+        if ((acc += p[order[i]] / total) >= opt.top_p) {
+          keep = i + 1;
+          break;
+        }
+      total = 0;
+      for (int i = 0; i < keep; i++) total += p[order[i]];
+    }
+    std::uniform_real_distribution<double> u(0.0, total);
+    double r = u(rng), acc = 0;
+    for (int i = 0; i < keep; i++)
+      if (r < (acc += p[order[i]])) return order[i];
+    return order[keep - 1];
+  };
+  std::mt19937 gen(5);
+  std::uniform_int_distribution<int> level(-4, 4);  // few distinct values: many ties
+  for (int V : {2, 7, 65, 200}) {
+    for (const SamplingOptions& opt : {options(1.0), options(0.7, 5), options(1.3, 0, 0.9), options(1.0, 10, 0.5)}) {
+      std::mt19937_64 rng(11), rng_ref(11);
+      std::vector<float> scratch, logits(V);
+      for (int draw = 0; draw < 300; draw++) {
+        for (float& x : logits) x = 0.5f * float(level(gen));
+        const int32_t ref = reference(logits.data(), V, opt, rng_ref);
+        ASSERT_EQ(pick_token(logits.data(), V, opt, rng, scratch), ref)
+            << "V " << V << ", T " << opt.temperature << ", k " << opt.top_k << ", p " << opt.top_p << ", draw " << draw;
+      }
+    }
+  }
 }

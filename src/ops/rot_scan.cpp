@@ -131,14 +131,7 @@ static inline T clamp_phase(T raw) {
 // dynamic variant, one position of one level: φ_h = clamp(w_l · θ_l[h, :]) for each head h, as
 // cos/sin into cs, sn (length H). The step computes it per position this way.
 template <typename T>
-static void dynamic_phases_one(T* cs, T* sn, const T* wl, const T* theta, int H, int hw) {
-  for (int h = 0; h < H; h++) {
-    T raw = 0;
-    for (int j = 0; j < hw; j++) raw += wl[j] * theta[size_t(h) * hw + j];
-    cs[h] = clamp_phase(raw);
-  }
-  rot_sincos(cs, sn, cs, H);
-}
+static void dynamic_phases_one(T* cs, T* sn, const T* wl, const T* theta, int H, int hw);
 
 template <typename T>
 static inline bool inside_clamp(T raw) {
@@ -166,6 +159,16 @@ static inline void dot_lanes(T* __restrict lanes, const T* __restrict a, const T
   }
   for (int k = 0; k < 8 && j + k < n; k++) acc[k] += a[j + k] * b[j + k];
   for (int k = 0; k < 8; k++) lanes[k] = acc[k];
+}
+// (dynamic_phases_one) each head's dot product in the lanes of the forward's phases
+template <typename T>
+static void dynamic_phases_one(T* cs, T* sn, const T* wl, const T* theta, int H, int hw) {
+  for (int h = 0; h < H; h++) {
+    T lanes[8];
+    dot_lanes(lanes, wl, theta + size_t(h) * hw, hw);
+    cs[h] = clamp_phase(sum8(lanes));
+  }
+  rot_sincos(cs, sn, cs, H);
 }
 // lanes of Σ_j g[j]·(cs·as[j] − sn·ar[j]) (as null: the shifted term is zero) — ∂L/∂φ / c of a
 // head's row.
@@ -730,6 +733,31 @@ size_t rot_scan_step_work_size(RotVariant v, int W, int H, int Lv) {
 // in memory: worth a thread from a smaller total than the elementwise loops.
 static constexpr long kMinStepStreamsWork = 1L << 12;
 
+// next = c·(cs ⊙ θ + sn ⊙ prev) over n channels (prev null: the shifted term is zero); with one
+// cos/sin shared by all n (level_update_shared) or one per channel (level_update).
+template <typename T>
+static inline void level_update(T* __restrict next, const T* __restrict theta, const T* __restrict prev,
+                                const T* __restrict cs, const T* __restrict sn, T c, int n) {
+  if (prev) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) next[j] = c * (cs[j] * theta[j] + sn[j] * prev[j]);
+  } else {
+#pragma omp simd
+    for (int j = 0; j < n; j++) next[j] = c * (cs[j] * theta[j] + T(0));
+  }
+}
+template <typename T>
+static inline void level_update_shared(T* __restrict next, const T* __restrict theta, const T* __restrict prev, T cs,
+                                       T sn, T c, int n) {
+  if (prev) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) next[j] = c * (cs * theta[j] + sn * prev[j]);
+  } else {
+#pragma omp simd
+    for (int j = 0; j < n; j++) next[j] = c * (cs * theta[j] + T(0));
+  }
+}
+
 // Stream i of S whose rings are interleaved (rot_scan_step_batch's layout); S = 1, i = 0 is the
 // one-stream layout.
 template <typename T>
@@ -759,10 +787,13 @@ static void step_stream(T* out, T* state, T* work, const T* theta0, const T* pha
     } else {
       dynamic_phases_one(cs, sn, phase + size_t(l) * hw, theta, H, hw);
     }
-    for (int ch = 0; ch < W; ch++) {
-      const int k = v == RotVariant::LowRank ? ch : ch / hw;
-      next[ch] = c * (cl[k] * theta[ch] + (prev ? sl[k] * prev[ch] : T(0)));
-    }
+    // one cos/sin per channel (LowRank) or per head of hw channels, in loops without branches
+    if (v == RotVariant::LowRank)
+      level_update(next, theta, prev, cl, sl, c, W);
+    else
+      for (int h = 0; h < W / hw; h++)
+        level_update_shared(next + size_t(h) * hw, theta + size_t(h) * hw, prev ? prev + size_t(h) * hw : nullptr,
+                            cl[h], sl[h], c, hw);
     if (slot) std::memcpy(slot, theta, size_t(W) * sizeof(T));
     std::swap(theta, next);
   }

@@ -15,9 +15,12 @@ int32_t pick_token(const float* logits, int V, const SamplingOptions& opt, std::
   p.resize(V);
   const float mx = *std::max_element(logits, logits + V);
   for (int v = 0; v < V; v++) p[v] = std::exp((logits[v] - mx) / float(opt.temperature));
-  std::vector<int32_t> order(V);
+  // Most probable first, ties by id (the order of a stable sort): the draw below walks this order.
+  // One buffer per thread, so that a character costs no allocation.
+  thread_local std::vector<int32_t> order;
+  order.resize(V);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
   int keep = V;
   if (opt.top_k > 0) keep = std::min(keep, opt.top_k);
   double total = 0;
