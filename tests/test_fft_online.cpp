@@ -59,7 +59,8 @@ double worst_online_error(const OnlineCase& cs, const Signals<T>& s, std::vector
 }
 
 const OnlineCase kCases[] = {{1, 3, 1},   {5, 3, 1},    {7, 2, 3},    {64, 5, 1},   {64, 5, 4},  {65, 5, 4},
-                             {300, 7, 4}, {300, 7, 16}, {257, 17, 8}, {256, 3, 32}, {40, 3, 64}, {200, 33, 5}};
+                             {300, 7, 4}, {300, 7, 16}, {257, 17, 8}, {256, 3, 32}, {40, 3, 64}, {200, 33, 5},
+                             {1100, 11, 16}};  // the last: squares of levels 16 .. 512, most in several blocks
 
 }  // namespace
 
