@@ -194,6 +194,30 @@ TEST(Bench, TrainUsesTheConfiguredOptimizer) {
   EXPECT_NE(r.out.find("+ AdamW (as train/trainer)"), std::string::npos) << r.out;
 }
 
+// With train.replicas the step is the replicas' (forward and backward timed together, no replay);
+// a batch they do not divide is refused.
+TEST(Bench, TrainWithReplicas) {
+  const std::string dir = temp_dir("bench-train-replicas");
+  const std::string cfg = dir + "/tiny.json", csv = dir + "/train.csv";
+  spit(cfg, kTiny);
+  RunResult r = run_spectral("bench train --config " + cfg + " --set train.replicas=2 --steps 2 --warmup 1 --peak-n 64 "
+                             "--threads 2 --csv " + csv, dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* s : {"2 replicas x 1 sequences", "forward+backward ms", "tokens/s", "fraction of peak"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  EXPECT_EQ(r.out.find("products alone"), std::string::npos) << r.out;
+  const Rows rows = read_csv(csv);
+  ASSERT_EQ(rows.size(), 1u);
+  for (const char* k : {"ms_per_step", "tokens_per_s", "backward_ms", "update_ms"}) positive(rows[0], k);
+  EXPECT_EQ(rows[0].at("forward_ms"), "");
+  r = run_spectral("bench train --config " + cfg + " --set train.batch_size=3 --set train.replicas=3 --set "
+                   "model.mixer=rot --steps 1 --warmup 0 --peak-n 64 --threads 1", dir);
+  EXPECT_EQ(r.code, 0) << r.err;  // three replicas on one thread: slower, still the same step
+  r = run_spectral("bench train --config " + cfg + " --set train.replicas=3 --steps 1 --warmup 0 --peak-n 64", dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("train.replicas"), std::string::npos) << r.err;
+}
+
 TEST(Bench, SampleBothModesPerMixer) {
   const std::string dir = temp_dir("bench-sample");
   const std::string cfg = dir + "/tiny.json", csv = dir + "/sample.csv";

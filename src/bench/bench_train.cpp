@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <random>
 
 #include <omp.h>
@@ -15,6 +16,7 @@
 #include "ops/gemm.h"
 #include "model/model.h"
 #include "train/optimizer.h"
+#include "train/replicas.h"
 #include "util/distributed.h"
 #include "util/errors.h"
 #include "util/threads.h"
@@ -132,6 +134,11 @@ int run_train_bench(const TrainBenchOptions& o) {
   model.init(o.seed);
   model.set_weights_change_every_step(true);  // as training does
   Optimizer opt(model.layout(), tc, mc.d_model);
+  if (B % tc.replicas != 0)
+    throw InputError("bench train: train.replicas " + std::to_string(tc.replicas) + " does not divide the " +
+                     std::to_string(B) + " sequences of each step");
+  std::unique_ptr<ReplicaSet> replicas;
+  if (tc.replicas > 1) replicas = std::make_unique<ReplicaSet>(model, tc.replicas);
   std::string mixers;
   {
     std::map<std::string, int> n;
@@ -148,6 +155,10 @@ int run_train_bench(const TrainBenchOptions& o) {
   std::printf("step = forward + zero_grad + backward + gradient norm/clip + %s (as train/trainer); %d warm-up "
               "steps, %d timed\n",
               tc.optimizer == "muon" ? "Muon (AdamW for the rest)" : "AdamW", o.warmup, o.steps);
+  if (replicas)
+    std::printf("%d replicas x %d sequences, a thread each: forward and backward run in one region (timed together, "
+                "with the average of the replicas' gradients); no replay of the products\n",
+                tc.replicas, B / tc.replicas);
   std::fflush(stdout);
 
   TimingOptions peak_timing;
@@ -166,29 +177,35 @@ int run_train_bench(const TrainBenchOptions& o) {
     for (auto& v : x) v = tok(rng);
     for (auto& v : y) v = tok(rng);
     const double t0 = now_seconds();
-    loss = model.forward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(s)));
-    const double t1 = now_seconds();
-    model.zero_grad();
-    model.backward();
+    double t1 = NAN;
+    if (replicas) {
+      loss = replicas->forward_backward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(s)));
+    } else {
+      loss = model.forward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(s)));
+      t1 = now_seconds();
+      model.zero_grad();
+      model.backward();
+    }
     const double t2 = now_seconds();
     comm.sum(model.grads.data(), model.grads.size());
     const double t2r = now_seconds();
     const double norm = global_grad_norm(model.grads) / comm.size;
     const double scale = (tc.grad_clip > 0 && norm > tc.grad_clip) ? tc.grad_clip / norm : 1.0;
     opt.update(model.params, model.grads, learning_rate(tc, s), s + 1, scale / comm.size);
+    if (replicas) replicas->sync_weights();
     const double t3 = now_seconds();
     if (!std::isfinite(loss) || !std::isfinite(norm))
       throw NumericalError("bench train: non-finite loss or gradient at step " + std::to_string(s + 1));
     if (s < o.warmup) continue;
-    fwd_ms.push_back(1e3 * (t1 - t0));
-    bwd_ms.push_back(1e3 * (t2 - t1));
+    fwd_ms.push_back(replicas ? NAN : 1e3 * (t1 - t0));
+    bwd_ms.push_back(1e3 * (t2 - (replicas ? t0 : t1)));
     red_ms.push_back(1e3 * (t2r - t2));
     upd_ms.push_back(1e3 * (t3 - t2r));
     step_ms.push_back(1e3 * (t3 - t0));
   }
   // one more step with its products recorded, then the products replayed alone
   ProductReplay replay;
-  if (o.replay) {
+  if (o.replay && !replicas) {
     std::vector<GemmShape> shapes;
     record_gemm_shapes(&shapes);
     model.forward(x.data(), y.data(), B, T, dropout_for_step(mc.dropout, o.seed, uint64_t(o.warmup + o.steps)));
@@ -217,8 +234,13 @@ int run_train_bench(const TrainBenchOptions& o) {
     return s / v.size();
   };
   t.add({"ms/step", num(med_step), num(mean_step), ""});
-  t.add({"  forward ms", num(median(fwd_ms)), num(mean(fwd_ms)), "incl. cross-entropy"});
-  t.add({"  backward ms", num(median(bwd_ms)), num(mean(bwd_ms)), "incl. zero_grad"});
+  if (replicas) {
+    t.add({"  forward+backward ms", num(median(bwd_ms)), num(mean(bwd_ms)),
+           fmt("%d replicas on their threads, incl. cross-entropy, zero_grad, averaging the gradients", tc.replicas)});
+  } else {
+    t.add({"  forward ms", num(median(fwd_ms)), num(mean(fwd_ms)), "incl. cross-entropy"});
+    t.add({"  backward ms", num(median(bwd_ms)), num(mean(bwd_ms)), "incl. zero_grad"});
+  }
   if (comm.size > 1)
     t.add({"  all-reduce ms", num(median(red_ms)), num(mean(red_ms)),
            fmt("%.1f%% of the step; %.2f MB of gradients", 100 * median(red_ms) / med_step,
@@ -236,7 +258,7 @@ int run_train_bench(const TrainBenchOptions& o) {
          fmt("n=%d through spectral::gemm, %d threads: %.1f before, %.1f after the steps", o.peak_n, threads,
              peak_before.gflops, peak_after.gflops)});
   t.add({"fraction of peak", fmt("%.1f%%", 100 * gflops / peak), "", ""});
-  if (o.replay) {
+  if (o.replay && !replicas) {
     t.add({"products alone ms", num(replay.ms), "",
            fmt("the step's %zu matrix products (%.2f GFLOP) replayed alone: %.1f GFLOP/s, %.1f%% of peak",
                replay.products, replay.gflop, replay.gflop / (replay.ms * 1e-3),
@@ -260,8 +282,9 @@ int run_train_bench(const TrainBenchOptions& o) {
   csv.row({"\"" + mix + "\"", std::to_string(mc.d_model), std::to_string(mc.n_layers), std::to_string(T),
            std::to_string(B), std::to_string(V), std::to_string(threads), fmt("%.6g", med_step),
            fmt("%.6g", tokens / (med_step * 1e-3)), fmt("%.6g", fl.total() / 1e9), fmt("%.6g", gflops),
-           fmt("%.6g", peak), fmt("%.4f", gflops / peak), fmt("%.6g", median(fwd_ms)), fmt("%.6g", median(bwd_ms)),
-           fmt("%.6g", median(upd_ms)), o.replay ? fmt("%.6g", replay.ms) : "", o.replay ? fmt("%.6g", replay.gflop) : "",
+           fmt("%.6g", peak), fmt("%.4f", gflops / peak), replicas ? std::string() : fmt("%.6g", median(fwd_ms)), fmt("%.6g", median(bwd_ms)),
+           fmt("%.6g", median(upd_ms)), o.replay && !replicas ? fmt("%.6g", replay.ms) : "",
+           o.replay && !replicas ? fmt("%.6g", replay.gflop) : "",
            fmt("%.6g", fl.matmul / 1e9)});
   return 0;
 }

@@ -54,6 +54,7 @@ struct ModelConfig {
 
 struct TrainConfig {
   int batch_size;
+  int replicas;  // the process's share of each batch split over this many model copies, one thread each
   int steps;
   double lr;
   double min_lr;

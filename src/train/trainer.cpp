@@ -21,6 +21,7 @@
 #include "train/ema.h"
 #include "train/optimizer.h"
 #include "train/progress.h"
+#include "train/replicas.h"
 #include "train/run_directory.h"
 #include "train/training_data.h"
 #include "util/errors.h"
@@ -114,7 +115,8 @@ uint64_t check_identical_weights(const std::vector<float>& params, const Communi
 void check_training_memory(const ModelConfig& mc, const TrainConfig& tc, int vocab, int B_local, int T) {
   const size_t limit = memory_limit_bytes();
   if (limit == 0) return;
-  const double copies = tc.ema > 0 ? 5.0 : 4.0;
+  // ... and each further replica's weights and gradients
+  const double copies = (tc.ema > 0 ? 5.0 : 4.0) + 2.0 * (tc.replicas - 1);
   const double params = copies * sizeof(float) * Model<float>::layout_for(mc, vocab).total();
   const double acts = double(Model<float>::activation_bytes_for(mc, vocab, B_local, T));
   if (params + acts <= 0.9 * double(limit)) return;
@@ -149,6 +151,9 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
                        std::to_string(comm.size) + " processes (each takes an equal share of every batch)");
     const int B = tc.batch_size, T = mc.context;
     const int B_local = B / comm.size, row0 = comm.rank * B_local;
+    if (B_local % tc.replicas != 0)
+      throw InputError("train.replicas " + std::to_string(tc.replicas) + " does not divide each process's " +
+                       std::to_string(B_local) + " sequences of every batch");
 
     TrainingData data;
     on_root(comm, [&] { data = load_training_data(cfg, resume); });
@@ -180,13 +185,18 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     }
     share_start(model, optimizer, average, st, resuming, comm);
     if (!resuming && average.on()) average.reset(model.params, 0);
+    std::unique_ptr<ReplicaSet> replicas;
+    if (tc.replicas > 1) replicas = std::make_unique<ReplicaSet>(model, tc.replicas);
     std::mt19937_64 rng(static_cast<uint64_t>(tc.seed) * 0x9E3779B97F4A7C15ull + 1);
     if (resuming) rng = rng_from_string(st.rng, "checkpoint " + opt.out_dir + "/last.safetensors");
     st.data_chars = data.chars;
     st.data_fingerprint = data.fingerprint;
-    spdlog::info("model: {} parameters, mixers [{}], d={}, layers={}, context={}{}", model.num_params(), mixer_list(mc),
+    spdlog::info("model: {} parameters, mixers [{}], d={}, layers={}, context={}{}{}", model.num_params(), mixer_list(mc),
                  mc.d_model, mc.n_layers, mc.context,
-                 comm.size > 1 ? fmt::format(", {} processes x {} sequences", comm.size, B_local) : std::string());
+                 comm.size > 1 ? fmt::format(", {} processes x {} sequences", comm.size, B_local) : std::string(),
+                 tc.replicas > 1 ? fmt::format(", {} replicas x {} sequences (a thread each)", tc.replicas,
+                                               B_local / tc.replicas)
+                                 : std::string());
     if (comm.root() && tc.optimizer == "muon")
       spdlog::info("optimizer: Muon (lr {}, momentum {}) for {}; AdamW for every other tensor", tc.muon_lr,
                    tc.muon_momentum, optimizer.muon_tensors());
@@ -270,18 +280,23 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
       random_batch(x.data(), y.data(), data.train, B, T, rng);
       const int32_t* xs = x.data() + (size_t)row0 * T;
       const int32_t* ys = y.data() + (size_t)row0 * T;
-      double loss = model.forward(xs, ys, B_local, T, dropout_for_step(mc.dropout, uint64_t(tc.seed), uint64_t(step), row0));
+      const DropoutDraw dropout = dropout_for_step(mc.dropout, uint64_t(tc.seed), uint64_t(step), row0);
+      double loss = replicas ? replicas->forward_backward(xs, ys, B_local, T, dropout)  // gradients too
+                             : model.forward(xs, ys, B_local, T, dropout);
       loss = comm.sum(loss) / comm.size;
       double norm = NAN;
       if (std::isfinite(loss)) {
-        model.zero_grad();
-        model.backward();
+        if (!replicas) {
+          model.zero_grad();
+          model.backward();
+        }
         comm.sum(model.grads.data(), model.grads.size());  // Σ over processes of each one's mean-loss gradient
         norm = global_grad_norm(model.grads) / comm.size;
       }
       if (std::isfinite(loss) && std::isfinite(norm)) {
         const double clip = (tc.grad_clip > 0 && norm > tc.grad_clip) ? tc.grad_clip / norm : 1.0;
         optimizer.update(model.params, model.grads, lr, step + 1, clip / comm.size);
+        if (replicas) replicas->sync_weights();
         if (average.on()) average.update(model.params);
         st.loss_sum += loss;
         st.loss_count++;
