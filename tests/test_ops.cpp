@@ -4,6 +4,7 @@
 
 #include "gradcheck.h"
 #include "ops/cross_entropy.h"
+#include "ops/elementwise.h"
 #include "ops/embedding.h"
 #include "ops/gelu.h"
 #include "ops/relu_squared.h"
@@ -13,6 +14,8 @@
 #include "util/threads.h"
 #include "util/zeroed_buffer.h"
 
+#include <cmath>
+#include <limits>
 #include <tuple>
 
 using namespace spectral;
@@ -343,4 +346,21 @@ TEST(FastMath, FloatKernelsMatchTheDoubleOnesTheGradientChecksUse) {
   cross_entropy_backward(dlf.data(), probsf.data(), targets.data(), 1.0f / N, N, V);
   cross_entropy_backward(dld.data(), probsd.data(), targets.data(), 1.0 / N, N, V);
   EXPECT_LT(rel_error_of(dlf.data(), dld.data(), dlf.size()), 1e-6);
+}
+
+// zero_fill: exactly [0, n) becomes zero, on one thread and split over threads (from 262,144
+// elements on), including lengths that are not whole chunks; what lies beyond n is untouched.
+TEST(Elementwise, ZeroFillClearsExactlyTheRange) {
+  for (int threads : {1, 2, 3}) {
+    set_threads(threads);
+    for (size_t n : {size_t(0), size_t(1), size_t(65535), size_t(65543), size_t(262144), size_t(3 * 65536 + 262144 + 1)}) {
+      std::vector<float> x(n + 16, std::numeric_limits<float>::quiet_NaN());
+      zero_fill(x.data(), n);
+      size_t zeros = 0;
+      for (size_t i = 0; i < n; i++) zeros += x[i] == 0.0f && !std::signbit(x[i]);
+      EXPECT_EQ(zeros, n) << "n " << n << ", threads " << threads;
+      for (size_t i = n; i < n + 16; i++) EXPECT_TRUE(std::isnan(x[i])) << "n " << n << ": element " << i << " written";
+    }
+  }
+  set_threads(0);
 }

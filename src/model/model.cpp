@@ -214,7 +214,7 @@ void Model<T>::zero_grad() {
   if (grads.size() != params.size())
     grads.assign(params.size(), T(0));
   else
-    std::fill(grads.begin(), grads.end(), T(0));
+    zero_fill(grads.data(), grads.size());
 }
 
 template <typename T>
@@ -229,13 +229,13 @@ void Model<T>::backward() {
   // the gradient reaching a branch output through its dropout mask (tmp_), or dresid_ itself
   auto through_dropout = [&](int site) -> const T* {
     if (!drop) return dresid_;
-    std::memset(tmp_, 0, n * sizeof(T));
+    zero_fill(tmp_, n);
     dropout_backward(tmp_, dresid_, drop_seed(site), drop_.p, n, drop_first());
     return tmp_;
   };
-  std::memset(dlogits_, 0, (size_t)N * V_ * sizeof(T));
-  std::memset(dresid_, 0, n * sizeof(T));
-  std::memset(dln_, 0, n * sizeof(T));
+  zero_fill(dlogits_, (size_t)N * V_);
+  zero_fill(dresid_, n);
+  zero_fill(dln_, n);
   cross_entropy_backward(dlogits_, probs_, targets_.data(), T(1.0 / N), N, V_);
   linear_backward(dln_, G + (cfg_.tie_embeddings ? wte_ : w_lm_), (T*)nullptr, dlogits_, lnf_, lm_weight(), N, d_, V_);
   rmsnorm_backward(dresid_, G + lnf_w_, dln_, resid_out_, P + lnf_w_, rstdf_, N, d_);
@@ -256,11 +256,11 @@ void Model<T>::backward() {
       activation_forward(dh_, ly.h, nh);
       act = dh_;
     }
-    std::memset(da_, 0, nh * sizeof(T));
+    zero_fill(da_, nh);
     linear_backward(da_, G + ly.w2, G + ly.b2, through_dropout(2 + 2 * int(i)), act, P + ly.w2, N, hidden_, d_);
-    std::memset(dh_, 0, nh * sizeof(T));
+    zero_fill(dh_, nh);
     activation_backward(dh_, da_, ly.h, nh);
-    std::memset(dln_, 0, n * sizeof(T));
+    zero_fill(dln_, n);
     linear_backward(dln_, G + ly.w1, G + ly.b1, dh_, ln2, P + ly.w1, N, d_, hidden_);
     rmsnorm_backward(dresid_, G + ly.ln2_w, dln_, ly.resid_mid, P + ly.ln2_w, ly.rstd2, N, d_);
     // mixer branch
@@ -269,7 +269,7 @@ void Model<T>::backward() {
       rmsnorm_forward(ln_, rstd_tmp_, ly.resid_in, P + ly.ln1_w, N, d_);
       ln1 = ln_;
     }
-    std::memset(dln_, 0, n * sizeof(T));
+    zero_fill(dln_, n);
     ly.mixer->backward(dln_, G, through_dropout(1 + 2 * int(i)), ln1, P);
     rmsnorm_backward(dresid_, G + ly.ln1_w, dln_, ly.resid_in, P + ly.ln1_w, ly.rstd1, N, d_);
   }

@@ -17,6 +17,10 @@ void mul_backward(T* da, T* db, const T* dout, const T* a, const T* b, size_t n)
 // acc += x
 template <typename T>
 void add_inplace(T* acc, const T* x, size_t n);
+// x = 0, over the threads for large n (a backward's buffers are tens of MB per step: one thread
+// zeroing them leaves the others waiting)
+template <typename T>
+void zero_fill(T* x, size_t n);
 
 // dst[c] += Σ_n term(n, c) for c in [0, C): the column sums of a weight's or bias's gradient. Bands
 // of 64 columns go to the threads once N·C >= kMinParallelWork, each summing its columns over every
