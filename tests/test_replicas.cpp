@@ -110,6 +110,17 @@ TEST(Replicas, CopiesFollowTheWeightsAfterSync) {
   set_threads(0);
 }
 
+// train.replicas = 0: one per thread, as many threads as divide the rows.
+TEST(Replicas, OnePerThreadWhereTheRowsDivide) {
+  EXPECT_EQ(replicas_for(3, 16, 2), 3);  // as configured
+  EXPECT_EQ(replicas_for(0, 16, 2), 2);
+  EXPECT_EQ(replicas_for(0, 16, 3), 2);
+  EXPECT_EQ(replicas_for(0, 15, 4), 3);
+  EXPECT_EQ(replicas_for(0, 7, 2), 1);
+  EXPECT_EQ(replicas_for(0, 1, 8), 1);
+  EXPECT_EQ(replicas_for(0, 64, 16), 16);
+}
+
 TEST(Replicas, RowsThatDoNotDivideAreRefused) {
   ModelConfig cfg = tiny_model_config({"rot"}, 8, 2, 8);
   Model<float> main(cfg, 11);
@@ -143,6 +154,15 @@ TEST(Replicas, TrainingWithTwoReplicasIsTrainingWithOneModel) {
         EXPECT_LE(std::fabs(x - y), 1e-4 * std::fabs(x)) << k << " at line " << i;
       }
   r = run_spectral(ws.train(ws.dir + "/three", sets + "--set train.replicas=3"), ws.dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("train.replicas"), std::string::npos) << r.err;
+  // 0: one per thread
+  std::string autos = ws.train(ws.dir + "/auto", sets + "--set train.replicas=0");
+  autos.replace(autos.find("--threads 1"), 11, "--threads 2");
+  r = run_spectral(autos, ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 replicas x 4 sequences"), std::string::npos) << r.err;
+  r = run_spectral(ws.train(ws.dir + "/neg", sets + "--set train.replicas=-1"), ws.dir);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("train.replicas"), std::string::npos) << r.err;
 }

@@ -134,11 +134,12 @@ int run_train_bench(const TrainBenchOptions& o) {
   model.init(o.seed);
   model.set_weights_change_every_step(true);  // as training does
   Optimizer opt(model.layout(), tc, mc.d_model);
-  if (B % tc.replicas != 0)
-    throw InputError("bench train: train.replicas " + std::to_string(tc.replicas) + " does not divide the " +
+  const int R = replicas_for(tc.replicas, B, threads);
+  if (B % R != 0)
+    throw InputError("bench train: train.replicas " + std::to_string(R) + " does not divide the " +
                      std::to_string(B) + " sequences of each step");
   std::unique_ptr<ReplicaSet> replicas;
-  if (tc.replicas > 1) replicas = std::make_unique<ReplicaSet>(model, tc.replicas);
+  if (R > 1) replicas = std::make_unique<ReplicaSet>(model, R);
   std::string mixers;
   {
     std::map<std::string, int> n;
@@ -158,7 +159,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   if (replicas)
     std::printf("%d replicas x %d sequences, a thread each: forward and backward run in one region (timed together, "
                 "with the average of the replicas' gradients); no replay of the products\n",
-                tc.replicas, B / tc.replicas);
+                R, B / R);
   std::fflush(stdout);
 
   TimingOptions peak_timing;
@@ -236,7 +237,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   t.add({"ms/step", num(med_step), num(mean_step), ""});
   if (replicas) {
     t.add({"  forward+backward ms", num(median(bwd_ms)), num(mean(bwd_ms)),
-           fmt("%d replicas on their threads, incl. cross-entropy, zero_grad, averaging the gradients", tc.replicas)});
+           fmt("%d replicas on their threads, incl. cross-entropy, zero_grad, averaging the gradients", R)});
   } else {
     t.add({"  forward ms", num(median(fwd_ms)), num(mean(fwd_ms)), "incl. cross-entropy"});
     t.add({"  backward ms", num(median(bwd_ms)), num(mean(bwd_ms)), "incl. zero_grad"});

@@ -85,8 +85,8 @@ std::vector<Field> fields(Config& c) {
       {"train.batch_size", &c.train.batch_size, 16, "sequences per step"},
       {"train.replicas", &c.train.replicas, 1,
        "copies of the model that each take an equal share of every batch on a thread of their own, their gradients "
-       "then summed (as that many processes under mpirun would); the batch (each process's share) must divide by it; "
-       "1 = one model whose every operation uses all threads"},
+       "then averaged (as that many processes under mpirun would); the batch (each process's share) must divide by it; "
+       "1 = one model whose every operation uses all threads; 0 = one per thread (the most threads that divide the batch)"},
       {"train.steps", &c.train.steps, 2000, "optimizer steps (the schedule's length)"},
       {"train.lr", &c.train.lr, 3e-3, "peak learning rate"},
       {"train.min_lr", &c.train.min_lr, 3e-4, "learning rate at the end of the cosine decay"},
@@ -353,8 +353,9 @@ void validate(const Config& c, MixerCheck check_mixers) {
   if (!(m.dropout >= 0 && m.dropout < 1)) throw ConfigError("config key model.dropout: must be in [0, 1)");
   const auto& t = c.train;
   check_positive("train.batch_size", t.batch_size);
-  check_positive("train.replicas", t.replicas);
-  if (t.batch_size % t.replicas != 0)
+  if (t.replicas < 0) throw ConfigError("config key train.replicas: must be 0 (one per thread) or more, got " +
+                                        std::to_string(t.replicas));
+  if (t.replicas > 0 && t.batch_size % t.replicas != 0)
     throw ConfigError("config key train.replicas: " + std::to_string(t.replicas) + " does not divide train.batch_size = " +
                       std::to_string(t.batch_size) + " (every replica takes an equal share of each batch)");
   check_positive("train.steps", t.steps);

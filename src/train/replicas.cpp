@@ -1,6 +1,7 @@
 // replicas: one thread per model copy, the gradients averaged into the first (see the header).
 #include "train/replicas.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -8,6 +9,13 @@
 #include <omp.h>
 
 namespace spectral {
+
+int replicas_for(int configured, int rows, int threads) {
+  if (configured > 0) return configured;
+  int r = std::max(1, std::min(threads, rows));
+  while (rows % r != 0) r--;
+  return r;
+}
 
 ReplicaSet::ReplicaSet(Model<float>& main, int replicas) : main_(main) {
   if (replicas < 1) throw std::invalid_argument("replicas: need at least one, got " + std::to_string(replicas));

@@ -14,6 +14,10 @@
 
 namespace spectral {
 
+// The replicas a run uses for `rows` sequences per step: `configured` (train.replicas) when > 0,
+// else the most of `threads` that divide rows (one per thread).
+int replicas_for(int configured, int rows, int threads);
+
 class ReplicaSet {
  public:
   // main is replica 0; R − 1 more are made with its config (their weights: sync_weights()).

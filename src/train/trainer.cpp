@@ -27,6 +27,7 @@
 #include "util/errors.h"
 #include "util/hash.h"
 #include "util/memory.h"
+#include "util/threads.h"
 
 namespace spectral {
 
@@ -116,7 +117,7 @@ void check_training_memory(const ModelConfig& mc, const TrainConfig& tc, int voc
   const size_t limit = memory_limit_bytes();
   if (limit == 0) return;
   // ... and each further replica's weights and gradients
-  const double copies = (tc.ema > 0 ? 5.0 : 4.0) + 2.0 * (tc.replicas - 1);
+  const double copies = (tc.ema > 0 ? 5.0 : 4.0) + 2.0 * (replicas_for(tc.replicas, B_local, num_threads()) - 1);
   const double params = copies * sizeof(float) * Model<float>::layout_for(mc, vocab).total();
   const double acts = double(Model<float>::activation_bytes_for(mc, vocab, B_local, T));
   if (params + acts <= 0.9 * double(limit)) return;
@@ -151,8 +152,9 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
                        std::to_string(comm.size) + " processes (each takes an equal share of every batch)");
     const int B = tc.batch_size, T = mc.context;
     const int B_local = B / comm.size, row0 = comm.rank * B_local;
-    if (B_local % tc.replicas != 0)
-      throw InputError("train.replicas " + std::to_string(tc.replicas) + " does not divide each process's " +
+    const int R = replicas_for(tc.replicas, B_local, num_threads());
+    if (B_local % R != 0)
+      throw InputError("train.replicas " + std::to_string(R) + " does not divide each process's " +
                        std::to_string(B_local) + " sequences of every batch");
 
     TrainingData data;
@@ -186,7 +188,7 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     share_start(model, optimizer, average, st, resuming, comm);
     if (!resuming && average.on()) average.reset(model.params, 0);
     std::unique_ptr<ReplicaSet> replicas;
-    if (tc.replicas > 1) replicas = std::make_unique<ReplicaSet>(model, tc.replicas);
+    if (R > 1) replicas = std::make_unique<ReplicaSet>(model, R);
     std::mt19937_64 rng(static_cast<uint64_t>(tc.seed) * 0x9E3779B97F4A7C15ull + 1);
     if (resuming) rng = rng_from_string(st.rng, "checkpoint " + opt.out_dir + "/last.safetensors");
     st.data_chars = data.chars;
@@ -194,9 +196,7 @@ TrainSummary run_training(const Config& root_cfg, const TrainOptions& opt) {
     spdlog::info("model: {} parameters, mixers [{}], d={}, layers={}, context={}{}{}", model.num_params(), mixer_list(mc),
                  mc.d_model, mc.n_layers, mc.context,
                  comm.size > 1 ? fmt::format(", {} processes x {} sequences", comm.size, B_local) : std::string(),
-                 tc.replicas > 1 ? fmt::format(", {} replicas x {} sequences (a thread each)", tc.replicas,
-                                               B_local / tc.replicas)
-                                 : std::string());
+                 R > 1 ? fmt::format(", {} replicas x {} sequences (a thread each)", R, B_local / R) : std::string());
     if (comm.root() && tc.optimizer == "muon")
       spdlog::info("optimizer: Muon (lr {}, momentum {}) for {}; AdamW for every other tensor", tc.muon_lr,
                    tc.muon_momentum, optimizer.muon_tensors());
