@@ -170,6 +170,24 @@ TEST(Distributed, MuonAndTheWeightsAverageTrainWhatOneProcessTrains) {
   EXPECT_EQ(load_checkpoint(three + "/last.safetensors").train_state["ema_updates"], 50);
 }
 
+// Processes and replicas combine: 2 processes × 2 replicas (a thread each), 4 sequences per replica,
+// with dropout, Muon and the weights' average, train what one process with one model trains.
+TEST(Distributed, ProcessesWithReplicasTrainWhatOneProcessTrains) {
+  TrainWorkspace ws("mpi-replicas");
+  const std::string one = ws.dir + "/one", four = ws.dir + "/four";
+  const std::string sets = std::string(kSets) + "--set train.optimizer=muon --set train.ema=0.9 ";
+  RunResult r = run_spectral(ws.train(one, sets), ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string args = ws.train(four, sets + "--set train.replicas=2");
+  args.replace(args.find("--threads 1"), 11, "--threads 2");
+  r = run_mpi(2, args, ws.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 processes x 8 sequences, 2 replicas x 4 sequences"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("weights identical on all 2 processes"), std::string::npos) << r.err;
+  expect_same_metrics(one + "/metrics.jsonl", four + "/metrics.jsonl", 1e-4);
+  expect_same_weights(one + "/last.safetensors", four + "/last.safetensors", 1e-4);
+}
+
 TEST(Distributed, AStoppedRunResumesWithTwoOrOneProcessesAsIfUninterrupted) {
   TrainWorkspace ws("mpi-resume");
   const std::string whole = ws.dir + "/whole", cut = ws.dir + "/cut", cut1 = ws.dir + "/cut1";
