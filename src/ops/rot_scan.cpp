@@ -128,11 +128,6 @@ static inline T clamp_phase(T raw) {
   return std::min(std::max(raw, T(-kRotPhaseClamp)), T(kRotPhaseClamp));
 }
 // torch.clamp's gradient convention: the bounds themselves pass the gradient.
-// dynamic variant, one position of one level: φ_h = clamp(w_l · θ_l[h, :]) for each head h, as
-// cos/sin into cs, sn (length H). The step computes it per position this way.
-template <typename T>
-static void dynamic_phases_one(T* cs, T* sn, const T* wl, const T* theta, int H, int hw);
-
 template <typename T>
 static inline bool inside_clamp(T raw) {
   return raw >= T(-kRotPhaseClamp) && raw <= T(kRotPhaseClamp);
@@ -160,7 +155,9 @@ static inline void dot_lanes(T* __restrict lanes, const T* __restrict a, const T
   for (int k = 0; k < 8 && j + k < n; k++) acc[k] += a[j + k] * b[j + k];
   for (int k = 0; k < 8; k++) lanes[k] = acc[k];
 }
-// (dynamic_phases_one) each head's dot product in the lanes of the forward's phases
+// dynamic variant, one position of one level: φ_h = clamp(w_l · θ_l[h, :]) for each head h, as
+// cos/sin into cs, sn (length H), each dot product summed in the lanes the forward uses. The step
+// computes it per position this way.
 template <typename T>
 static void dynamic_phases_one(T* cs, T* sn, const T* wl, const T* theta, int H, int hw) {
   for (int h = 0; h < H; h++) {
