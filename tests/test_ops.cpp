@@ -85,6 +85,26 @@ TEST(Gemm, GemvEqualsNaive) {
   }
 }
 
+// The weighted sum of rows (attention's values) against the plain loop: row counts odd and even (the
+// kernel pairs rows), widths with and without the 32- and 8-lane blocks and a scalar tail, rows
+// further apart than their width; it accumulates into out.
+TEST(Gemm, GemvTransposedAccumulatesTheWeightedSumOfRows) {
+  std::mt19937 rng(13);
+  for (auto [R, C] : {std::pair{1, 1}, {1, 32}, {2, 8}, {3, 5}, {7, 32}, {64, 32}, {63, 40}, {65, 128}, {9, 131}}) {
+    const int ld = C + 5;
+    auto A = random_vector((size_t)R * ld, rng), w = random_vector(R, rng), init = random_vector(C, rng);
+    std::vector<double> ref(init);
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < C; c++) ref[c] += w[r] * A[(size_t)r * ld + c];
+    std::vector<float> A32(A.begin(), A.end()), w32(w.begin(), w.end()), out32(init.begin(), init.end());
+    std::vector<double> out(init);
+    gemv_t_acc(out32.data(), A32.data(), ld, w32.data(), R, C);
+    gemv_t_acc(out.data(), A.data(), ld, w.data(), R, C);
+    EXPECT_LT(rel_error(out, ref), 1e-12) << R << "x" << C;
+    EXPECT_LT(rel_error_of(out32.data(), ref.data(), C), 1e-5) << R << "x" << C;
+  }
+}
+
 TEST(Linear, GradientMatchesFiniteDifferences) {
   std::mt19937 rng(2);
   const int N = 7, C = 5, OC = 3;

@@ -232,7 +232,8 @@ size_t attention_step_scratch_size(int max_len, int window, int H) {
 }
 
 // The scores (H, keys): per head a gemv over its keys (eight keys at a time); softmax per head (exponentials through exp_of, the
-// vectorizable form for float; sums in double); then value by value the weighted sums of all heads.
+// vectorizable form for float; sums in double); then the values weighted by the probabilities,
+// a tile of keys at a time (gemv_t_acc, its accumulators in registers).
 template <typename T>
 void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int H, int window) {
   assert(C % H == 0 && pos >= 0);
@@ -252,7 +253,6 @@ void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int 
            (const T*)nullptr, nj, hs);
   }
   for (int c = 0; c < C; c++) out[c] = T(0);
-  std::vector<T> inv(H);
   for (int h = 0; h < H; h++) {
     T* sc = scores + (size_t)h * nk;
     T mx = -std::numeric_limits<T>::infinity();
@@ -265,16 +265,15 @@ void attention_step(T* out, T* kv, T* scores, const T* qkv, int pos, int C, int 
       sc[j] = exp_of(scale * (sc[j] - mx));
       sum += sc[j];
     }
-    inv[h] = T(1.0 / sum);
-  }
-  for (int j = 0; j < nk; j++) {
-    const T* __restrict v = kv + (size_t)(s0 + j) * 2 * C + C;
-    for (int h = 0; h < H; h++) {
-      const T w = scores[(size_t)h * nk + j] * inv[h];
-      T* __restrict a = out + h * hs;
+    const T inv = T(1.0 / sum);
 #pragma omp simd
-      for (int c = 0; c < hs; c++) a[c] += w * v[h * hs + c];
-    }
+    for (int j = 0; j < nk; j++) sc[j] *= inv;
+  }
+  // out_h = Σ_j p_hj · v_j[h]: a tile of values at a time for all heads, as the scores read the keys
+  for (int j0 = 0; j0 < nk; j0 += kKeyTile) {
+    const int nj = std::min(kKeyTile, nk - j0);
+    for (int h = 0; h < H; h++)
+      gemv_t_acc(out + h * hs, kv + (size_t)(s0 + j0) * 2 * C + C + h * hs, 2 * C, scores + (size_t)h * nk + j0, nj, hs);
   }
 }
 

@@ -120,6 +120,61 @@ void gemv(float* out, const float* W, int ldw, const float* x, const float* bias
   }
 }
 
+void gemv_t_acc(float* out, const float* A, int lda, const float* w, int R, int C) {
+  int c = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  // 32 columns at a time: two sets of four accumulators (even and odd rows), eight chains of FMAs
+  for (; c + 32 <= C; c += 32) {
+    __m256 a0 = _mm256_loadu_ps(out + c), a1 = _mm256_loadu_ps(out + c + 8);
+    __m256 a2 = _mm256_loadu_ps(out + c + 16), a3 = _mm256_loadu_ps(out + c + 24);
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    int r = 0;
+    for (; r + 2 <= R; r += 2) {
+      const float* x = A + (size_t)r * lda + c;
+      const float* y = x + lda;
+      const __m256 u = _mm256_broadcast_ss(w + r), v = _mm256_broadcast_ss(w + r + 1);
+      a0 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x), a0);
+      a1 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x + 8), a1);
+      a2 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x + 16), a2);
+      a3 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x + 24), a3);
+      b0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y), b0);
+      b1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y + 8), b1);
+      b2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y + 16), b2);
+      b3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y + 24), b3);
+    }
+    if (r < R) {
+      const float* x = A + (size_t)r * lda + c;
+      const __m256 u = _mm256_broadcast_ss(w + r);
+      a0 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x), a0);
+      a1 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x + 8), a1);
+      a2 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x + 16), a2);
+      a3 = _mm256_fmadd_ps(u, _mm256_loadu_ps(x + 24), a3);
+    }
+    _mm256_storeu_ps(out + c, _mm256_add_ps(a0, b0));
+    _mm256_storeu_ps(out + c + 8, _mm256_add_ps(a1, b1));
+    _mm256_storeu_ps(out + c + 16, _mm256_add_ps(a2, b2));
+    _mm256_storeu_ps(out + c + 24, _mm256_add_ps(a3, b3));
+  }
+  for (; c + 8 <= C; c += 8) {
+    __m256 a = _mm256_loadu_ps(out + c);
+    for (int r = 0; r < R; r++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(w + r), _mm256_loadu_ps(A + (size_t)r * lda + c), a);
+    _mm256_storeu_ps(out + c, a);
+  }
+#endif
+  for (; c < C; c++) {
+    float a = out[c];
+    for (int r = 0; r < R; r++) a += w[r] * A[(size_t)r * lda + c];
+    out[c] = a;
+  }
+}
+
+void gemv_t_acc(double* out, const double* A, int lda, const double* w, int R, int C) {
+  for (int r = 0; r < R; r++) {
+    const double* x = A + (size_t)r * lda;
+    for (int c = 0; c < C; c++) out[c] += w[r] * x[c];
+  }
+}
+
 void gemv(double* out, const double* W, int ldw, const double* x, const double* bias, int OC, int C) {
   for (int o = 0; o < OC; o++) {
     const double* w = W + (size_t)o * ldw;

@@ -34,6 +34,12 @@ void gemv(double* out, const double* W, const double* x, const double* bias, int
 // The same with W's rows ldw >= C apart (e.g. one head's keys inside a key/value cache).
 void gemv(float* out, const float* W, int ldw, const float* x, const float* bias, int OC, int C);
 void gemv(double* out, const double* W, int ldw, const double* x, const double* bias, int OC, int C);
+// The weighted sum of rows, accumulated: out (C) += Σ_r w[r] · A[r] for the R rows of A (lda apart),
+// i.e. out += Aᵀ·w (e.g. attention's values weighted by the probabilities). The accumulators stay
+// in registers over the rows: a loop that updates out in memory row after row is bound by its
+// stores and their reloads.
+void gemv_t_acc(float* out, const float* A, int lda, const float* w, int R, int C);
+void gemv_t_acc(double* out, const double* A, int lda, const double* w, int R, int C);
 
 // Same contract, plain loops: the reference the BLAS path is tested against.
 template <typename T>
